@@ -1,0 +1,121 @@
+"""Configuration: one pydantic model per section, loaded once from config.yaml and passed down.
+
+Every model forbids unknown keys, so a typo in config.yaml is an error that names the key.
+`docs/config.md` documents every key; `tests/detector/test_config.py` checks the two stay in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnalysisConfig(Section):
+    fps: float = Field(15.0, gt=0, le=120, description="Frames analyzed per second of video (by timestamp).")
+    max_faces: int = Field(8, ge=1, le=64, description="Largest faces kept per frame; the rest are ignored.")
+    scene_cut_threshold: float = Field(
+        0.5, ge=0, le=2, description="Grey-histogram distance between analyzed frames that counts as a cut."
+    )
+
+
+class RetinaFaceConfig(Section):
+    type: Literal["retinaface"] = "retinaface"
+    threshold: float = Field(0.85, ge=0.05, le=1.0, description="Face confidence threshold.")
+    nms_threshold: float = Field(0.4, gt=0, le=1, description="IoU for non-maximum suppression.")
+    max_side: int = Field(640, ge=160, le=4096, description="Frames are downscaled to this longest side.")
+
+
+class ScrfdConfig(Section):
+    type: Literal["scrfd"] = "scrfd"
+    model_path: Path = Field(..., description="Local path to an InsightFace SCRFD .onnx file.")
+    threshold: float = Field(0.5, ge=0.05, le=1.0, description="Face confidence threshold.")
+    nms_threshold: float = Field(0.4, gt=0, le=1, description="IoU for non-maximum suppression.")
+    input_size: int = Field(640, ge=160, le=1920, description="Square detector input size (multiple of 32).")
+
+
+DetectorConfig = Annotated[RetinaFaceConfig | ScrfdConfig, Field(discriminator="type")]
+
+
+class TrackerConfig(Section):
+    min_iou: float = Field(0.2, ge=0, le=1, description="Least box IoU for a detection to continue a track.")
+    max_keypoint_distance: float = Field(
+        0.6, gt=0, le=5, description="Largest mean keypoint shift, in box widths, that still matches."
+    )
+    max_missed: int = Field(5, ge=0, le=1000, description="Analyzed frames a track may miss before it ends.")
+
+
+class ModelConfig(Section):
+    weights: Path | None = Field(
+        None, description="Model checkpoint; empty means the bundled model (or untrained if none ships)."
+    )
+    threads: int = Field(1, ge=1, le=64, description="Torch intra-op threads for inference.")
+    batch_size: int = Field(16, ge=1, le=256, description="Largest batch of face crops per CNN call.")
+
+
+class ScoringConfig(Section):
+    mode: Literal["ema", "mean"] = Field("ema", description="Rolling score: exponential or window mean.")
+    window: int = Field(15, ge=1, le=1000, description="Window length (analyzed frames) for mode=mean.")
+    ema_alpha: float = Field(0.2, gt=0, le=1, description="Weight of the newest probability for mode=ema.")
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="Fake threshold; empty uses the one shipped with the model."
+    )
+    uncertain_margin: float = Field(
+        0.1, ge=0, le=0.5, description="Scores within this of the threshold give verdict 'uncertain'."
+    )
+    min_face_px: float = Field(32, ge=8, le=1024, description="Faces narrower than this abstain.")
+    min_sharpness: float = Field(
+        8.0, ge=0, description="Least Laplacian variance of the aligned crop; blurrier faces abstain."
+    )
+    max_yaw_deg: float = Field(55.0, gt=0, le=90, description="Faces turned further than this abstain.")
+    min_frames: int = Field(3, ge=1, description="Analyzed frames a track needs before it gets a verdict.")
+
+
+class Config(Section):
+    """The whole of config.yaml."""
+
+    analysis: AnalysisConfig = AnalysisConfig()
+    detector: DetectorConfig = RetinaFaceConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    model: ModelConfig = ModelConfig()
+    scoring: ScoringConfig = ScoringConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> Config:
+        if self.scoring.threshold is not None and not (
+            self.scoring.uncertain_margin < self.scoring.threshold < 1 - self.scoring.uncertain_margin
+        ):
+            raise ValueError("scoring.threshold must leave room for scoring.uncertain_margin on both sides")
+        return self
+
+
+class ConfigError(ValueError):
+    """config.yaml is missing, unreadable or invalid; the message names the key."""
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a YAML config file; None gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path}: top level must be a mapping")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"config {path}: {_describe(exc)}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    return f"{key}: {first['msg']}"

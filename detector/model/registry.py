@@ -1,0 +1,96 @@
+"""Named models and their checkpoints.
+
+A checkpoint is a torch file holding a dict: `name`, `trained`, `input_size`, `threshold`, `metrics`,
+`state_dict` (float16 to keep the shipped file small) and `recipe`. The bundled checkpoint lives in
+`detector/model/weights/`; without it the analyzer runs on an ImageNet backbone and an untrained head
+and says so (`model_trained: false`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from detector.model.network import DeepfakeNet
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "effnetlite0-lstm"
+INPUT_SIZE = 128
+BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "deepfake-monitor-v1.pt"
+UNTRAINED_THRESHOLD = 0.5
+
+
+class ModelLoadError(RuntimeError):
+    """A checkpoint is missing, unreadable or for another architecture."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A network ready for inference plus what is known about it."""
+
+    net: DeepfakeNet = field(repr=False)
+    name: str
+    trained: bool
+    input_size: int
+    threshold: float
+    metrics: dict[str, Any]
+
+
+def save_checkpoint(
+    net: DeepfakeNet, path: Path, *, trained: bool, threshold: float, metrics: dict[str, Any], recipe: dict[str, Any]
+) -> None:
+    """Write a checkpoint (float16 weights) atomically."""
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    payload = {
+        "name": MODEL_NAME,
+        "trained": trained,
+        "input_size": INPUT_SIZE,
+        "threshold": threshold,
+        "metrics": metrics,
+        "recipe": recipe,
+        "state_dict": state,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_model(weights: Path | None) -> LoadedModel:
+    """Load `weights`, else the bundled checkpoint, else an untrained model on ImageNet features."""
+    path = weights if weights is not None else (BUNDLED_WEIGHTS if BUNDLED_WEIGHTS.is_file() else None)
+    if path is None:
+        logger.warning("no trained weights bundled: using an ImageNet backbone with an untrained head")
+        net = DeepfakeNet(pretrained_backbone=True).eval()
+        return LoadedModel(net, MODEL_NAME + "-untrained", False, INPUT_SIZE, UNTRAINED_THRESHOLD, {})
+    payload = _read(path)
+    net = DeepfakeNet(pretrained_backbone=False)
+    try:
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    except (RuntimeError, KeyError) as exc:
+        raise ModelLoadError(f"checkpoint {path} does not fit model {MODEL_NAME}: {exc}") from exc
+    return LoadedModel(
+        net=net.eval(),
+        name=str(payload.get("name", MODEL_NAME)),
+        trained=bool(payload.get("trained", False)),
+        input_size=int(payload.get("input_size", INPUT_SIZE)),
+        threshold=float(payload.get("threshold", UNTRAINED_THRESHOLD)),
+        metrics=dict(payload.get("metrics", {})),
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ModelLoadError(f"model weights not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise ModelLoadError(f"cannot read model weights {path}: {exc}") from exc
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise ModelLoadError(f"{path} is not a deepfake-monitor checkpoint")
+    return payload
