@@ -1,0 +1,257 @@
+"""Decoding with PyAV in a worker thread, keeping pts/time_base, at an analysis rate chosen by timestamp.
+
+Only local files and rtsp/rtsps/http/https URLs are accepted. FFmpeg's `protocol_whitelist` is set on
+every open so that `file:`, `concat:`, `subfile:`, `pipe:` and friends fail inside FFmpeg as well,
+even when reached indirectly (a playlist that points at a local file, say).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import av
+import av.error
+
+from detector.types import Frame
+
+logger = logging.getLogger(__name__)
+
+URL_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
+_FILE_PROTOCOLS = "file"
+_URL_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy,crypto"
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+class SourceError(ValueError):
+    """The input cannot be read as video; the message is one line, fit for a user."""
+
+
+class SourceKind(StrEnum):
+    FILE = "file"
+    URL = "url"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A validated input: an existing local file or a network URL."""
+
+    kind: SourceKind
+    location: str  # absolute path or URL
+
+    @property
+    def display(self) -> str:
+        """The location with any credentials masked, safe for logs and output."""
+        return mask_credentials(self.location) if self.kind is SourceKind.URL else self.location
+
+
+def mask_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def resolve_source(text: str, schemes: frozenset[str] = URL_SCHEMES) -> Source:
+    """Accept a local video file path or a URL with an allowed scheme; refuse everything else."""
+    match = _SCHEME.match(text)
+    if match and len(match.group(1)) > 1:  # one letter would be a Windows drive
+        scheme = match.group(1).lower()
+        if scheme not in schemes:
+            raise SourceError(f"unsupported input protocol '{scheme}:' (allowed: {', '.join(sorted(schemes))})")
+        if not urlsplit(text).hostname:
+            raise SourceError(f"URL has no host: {mask_credentials(text)}")
+        return Source(SourceKind.URL, text)
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise SourceError(f"no such file: {text}")
+    if not path.is_file():
+        raise SourceError(f"not a regular file: {text}")
+    if path.stat().st_size == 0:
+        raise SourceError(f"empty file: {text}")
+    return Source(SourceKind.FILE, str(path.resolve()))
+
+
+@dataclass(frozen=True)
+class OpenOptions:
+    """How long to wait for a source to open and for each read (seconds)."""
+
+    open_timeout: float = 10.0
+    read_timeout: float = 10.0
+
+
+def open_container(source: Source, options: OpenOptions = OpenOptions()) -> Any:
+    """av.open with the protocol whitelist and timeouts; failures become one-line SourceErrors."""
+    av_options = {"protocol_whitelist": _FILE_PROTOCOLS if source.kind is SourceKind.FILE else _URL_PROTOCOLS}
+    if source.location.startswith(("rtsp:", "rtsps:")):
+        av_options["rtsp_transport"] = "tcp"
+    try:
+        container = av.open(
+            source.location, mode="r", options=av_options, timeout=(options.open_timeout, options.read_timeout)
+        )
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise SourceError(f"cannot open {source.display}: {_reason(exc)}") from exc
+    if not container.streams.video:
+        container.close()
+        raise SourceError(f"no video stream in {source.display}")
+    return container
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split())
+
+
+class RateGate:
+    """Picks frames for analysis by timestamp: at most `fps` per second of video, never by count."""
+
+    def __init__(self, fps: float) -> None:
+        self._interval = 1.0 / fps
+        self._next: float | None = None
+
+    def take(self, t: float) -> bool:
+        if self._next is None or t + 1e-6 >= self._next:
+            # Stay on the grid while keeping up; after a jump (seek, stall, pts reset) restart from now.
+            late = self._next is None or t - self._next > self._interval or t < self._next - 2 * self._interval
+            self._next = (t if late else self._next) + self._interval
+            return True
+        return False
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What is known about a source once opened."""
+
+    width: int
+    height: int
+    duration: float | None  # seconds; None for live sources
+    codec: str
+
+
+class FrameReader:
+    """Decodes a source in a worker thread and yields the frames picked for analysis.
+
+    Files block the decoder when the consumer is slower (nothing is lost); live sources keep only the
+    latest frame and count what they drop, because a live picture that waits is a stale picture.
+    """
+
+    def __init__(self, source: Source, stream_id: str, fps: float, options: OpenOptions = OpenOptions()) -> None:
+        self.source = source
+        self.stream_id = stream_id
+        self._container = open_container(source, options)
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self._stream = stream
+        self._gate = RateGate(fps)
+        self._live = source.kind is SourceKind.URL
+        self._queue: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self.dropped = 0
+        self.decoded = 0
+        self.info = StreamInfo(
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            duration=self._duration(),
+            codec=stream.codec_context.name,
+        )
+        self._thread = threading.Thread(target=self._run, name=f"decode-{stream_id}", daemon=True)
+
+    def _duration(self) -> float | None:
+        if self._live:
+            return None
+        if self._stream.duration is not None and self._stream.time_base is not None:
+            return float(self._stream.duration * self._stream.time_base)
+        if self._container.duration is not None:
+            return self._container.duration / av.time_base
+        return None
+
+    def __iter__(self) -> Iterator[Frame]:
+        self._thread.start()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        while not self._queue.empty():  # unblock a decoder waiting on a full queue
+            self._queue.get_nowait()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._container.close()
+
+    def _run(self) -> None:
+        try:
+            self._decode()
+            self._put(None)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self._put(SourceError(f"cannot decode {self.source.display}: {_reason(exc)}"))
+        except BaseException as exc:  # hand anything else to the consumer rather than dying silently
+            self._put(exc)
+
+    def _decode(self) -> None:
+        start: int | None = None
+        for av_frame in self._container.decode(self._stream):
+            if self._stop.is_set():
+                return
+            index = self.decoded
+            self.decoded += 1
+            t = self._seconds(av_frame, start, index)
+            if start is None and av_frame.pts is not None:
+                start = av_frame.pts
+                t = 0.0
+            if not self._gate.take(t):
+                continue
+            self._put(self._to_frame(av_frame, t, index))
+
+    def _seconds(self, av_frame: Any, start: int | None, index: int) -> float:
+        tb = av_frame.time_base
+        if av_frame.pts is None or tb is None:
+            rate = self._stream.average_rate or 30
+            return index / float(rate)
+        return float((av_frame.pts - (start if start is not None else av_frame.pts)) * tb)
+
+    def _to_frame(self, av_frame: Any, t: float, index: int) -> Frame:
+        tb = av_frame.time_base
+        return Frame(
+            stream_id=self.stream_id,
+            image=av_frame.to_ndarray(format="bgr24"),
+            pts=av_frame.pts,
+            time_base=Fraction(tb) if tb is not None else None,
+            t=t,
+            index=index,
+        )
+
+    def _put(self, item: Frame | BaseException | None) -> None:
+        if not self._live or not isinstance(item, Frame):
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            return
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            # Latest frame wins: drop the oldest queued frame and count it.
+            try:
+                self._queue.get_nowait()
+                self.dropped += 1
+            except queue.Empty:
+                pass
+            self._queue.put_nowait(item)

@@ -1,0 +1,229 @@
+"""The analyzer: frames of many streams → faces → tracks → CNN-LSTM → rolling scores.
+
+One `Analyzer` holds the face detector and the model and is shared by all streams; per-stream state
+(tracker, per-track LSTM state, rolling scores) lives in a `_Session`. `process` takes frames from any
+mix of streams and runs the crops of all their faces through the CNN as one batch. It is not
+thread-safe: call it from one worker thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from detector.config import Config
+from detector.faces.align import align_face
+from detector.faces.base import FaceDetector
+from detector.faces.factory import build_detector
+from detector.faces.quality import assess
+from detector.faces.tracker import FaceTracker, TrackUpdate
+from detector.model.network import RecurrentState, preprocess
+from detector.model.registry import LoadedModel, load_model
+from detector.model.state import TrackStateStore
+from detector.scoring import RollingScore
+from detector.types import (
+    AlignedFace,
+    Detection,
+    FaceScore,
+    Frame,
+    FrameResult,
+    Quality,
+    ScoreState,
+    TrackedFace,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What output consumers need to know about the model behind the scores."""
+
+    name: str
+    trained: bool
+    threshold: float
+    input_size: int
+
+
+@dataclass
+class StageTimes:
+    """Accumulated seconds per stage, to report the cost of each (bench, closing notes)."""
+
+    detect: float = 0.0
+    align: float = 0.0
+    cnn: float = 0.0
+    lstm: float = 0.0
+    frames: int = 0
+    crops: int = 0
+
+    def per_frame_ms(self) -> dict[str, float]:
+        n = max(self.frames, 1)
+        return {k: 1000 * getattr(self, k) / n for k in ("detect", "align", "cnn", "lstm")}
+
+
+@dataclass
+class _Session:
+    tracker: FaceTracker
+    states: TrackStateStore = field(default_factory=TrackStateStore)
+    rolling: dict[int, RollingScore] = field(default_factory=dict)
+    last_hist: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A face of one frame on its way through the model."""
+
+    frame_index: int
+    tracked: TrackedFace
+    aligned: AlignedFace
+    quality: Quality
+
+
+class Analyzer:
+    """Shared detector + model; per-stream sessions."""
+
+    def __init__(self, config: Config, detector: FaceDetector | None = None, model: LoadedModel | None = None) -> None:
+        self.config = config
+        torch.set_num_threads(config.model.threads)
+        self.detector = detector if detector is not None else build_detector(config.detector)
+        self.model = model if model is not None else load_model(config.model.weights)
+        threshold = config.scoring.threshold if config.scoring.threshold is not None else self.model.threshold
+        self.info = ModelInfo(self.model.name, self.model.trained, threshold, self.model.input_size)
+        self.times = StageTimes()
+        self._sessions: dict[str, _Session] = {}
+
+    def open_stream(self, stream_id: str) -> None:
+        self._sessions[stream_id] = _Session(tracker=FaceTracker(self.config.tracker))
+
+    def close_stream(self, stream_id: str) -> tuple[int, ...]:
+        session = self._sessions.pop(stream_id, None)
+        return tuple(session.tracker.end_all()) if session else ()
+
+    @property
+    def streams(self) -> list[str]:
+        return list(self._sessions)
+
+    def process(self, frames: Sequence[Frame]) -> list[FrameResult]:
+        """Analyze one frame from each of several streams (or several frames of one stream, in order)."""
+        pending: list[_Pending] = []
+        ended: list[tuple[int, ...]] = []
+        cuts: list[bool] = []
+        for i, frame in enumerate(frames):
+            session = self._session(frame.stream_id)
+            cuts.append(self._scene_cut(session, frame.image))
+            update = self._track(session, frame.image)
+            self._forget(session, update.ended)
+            ended.append(update.ended)
+            pending.extend(self._prepare(i, frame, update.faces))
+        by_frame = self._score(frames, pending)
+        self.times.frames += len(frames)
+        return [
+            FrameResult(
+                stream_id=f.stream_id,
+                t=f.t,
+                index=f.index,
+                faces=tuple(by_frame.get(i, [])),
+                ended_tracks=ended[i],
+                scene_cut=cuts[i],
+            )
+            for i, f in enumerate(frames)
+        ]
+
+    def _session(self, stream_id: str) -> _Session:
+        if stream_id not in self._sessions:
+            self.open_stream(stream_id)
+        return self._sessions[stream_id]
+
+    def _scene_cut(self, session: _Session, image: np.ndarray) -> bool:
+        """A large change of the grey histogram between analyzed frames is a cut: LSTM state restarts."""
+        small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
+        hist = cv2.calcHist([cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)], [0], None, [32], [0, 256]).ravel()
+        hist /= max(float(hist.sum()), 1.0)
+        previous, session.last_hist = session.last_hist, hist
+        if previous is None:
+            return False
+        cut = float(np.abs(hist - previous).sum()) > self.config.analysis.scene_cut_threshold
+        if cut:
+            session.states.reset_all()
+        return cut
+
+    def _track(self, session: _Session, image: np.ndarray) -> TrackUpdate:
+        started = time.perf_counter()
+        detections = self._largest(self.detector.detect(image))
+        self.times.detect += time.perf_counter() - started
+        return session.tracker.update(detections)
+
+    def _largest(self, detections: list[Detection]) -> list[Detection]:
+        return sorted(detections, key=lambda d: -d.box.area)[: self.config.analysis.max_faces]
+
+    def _prepare(self, frame_index: int, frame: Frame, faces: tuple[TrackedFace, ...]) -> list[_Pending]:
+        started = time.perf_counter()
+        out = []
+        for tracked in faces:
+            aligned = align_face(frame.image, tracked.detection.keypoints, self.info.input_size)
+            quality = assess(tracked.detection, aligned, self.config.scoring)
+            out.append(_Pending(frame_index, tracked, aligned, quality))
+        self.times.align += time.perf_counter() - started
+        return out
+
+    @staticmethod
+    def _forget(session: _Session, ended: tuple[int, ...]) -> None:
+        """An ended track's LSTM state and rolling score go with it; a returning face starts from zero."""
+        for track_id in ended:
+            session.states.drop(track_id)
+            session.rolling.pop(track_id, None)
+
+    def _score(self, frames: Sequence[Frame], pending: list[_Pending]) -> dict[int, list[FaceScore]]:
+        judged = [p for p in pending if p.quality.ok]
+        probs = self._infer(frames, judged) if judged else []
+        prob_of = {id(p): prob for p, prob in zip(judged, probs, strict=True)}
+        out: dict[int, list[FaceScore]] = {}
+        for p in pending:
+            frame = frames[p.frame_index]
+            session = self._sessions[frame.stream_id]
+            prob = prob_of.get(id(p))
+            rolling = session.rolling.setdefault(p.tracked.track_id, RollingScore(self.config.scoring))
+            value = rolling.update(prob) if prob is not None else rolling.value
+            out.setdefault(p.frame_index, []).append(
+                FaceScore(
+                    stream_id=frame.stream_id,
+                    track_id=p.tracked.track_id,
+                    t=frame.t,
+                    prob=prob,
+                    rolling=value,
+                    state=ScoreState.ANALYZING if prob is not None else ScoreState.ABSTAIN,
+                    box=p.tracked.detection.box,
+                    quality=p.quality,
+                )
+            )
+        return out
+
+    def _infer(self, frames: Sequence[Frame], judged: list[_Pending]) -> list[float]:
+        """CNN over all crops in batches, then one batched LSTM step per face with its track's state."""
+        net = self.model.net
+        started = time.perf_counter()
+        with torch.inference_mode():
+            embeddings, logits = [], []
+            size = self.config.model.batch_size
+            for i in range(0, len(judged), size):
+                batch = preprocess([p.aligned.crop for p in judged[i : i + size]])
+                output = net.embed(batch)
+                embeddings.append(output.embeddings)
+                logits.append(output.frame_logits)
+            emb, frame_logits = torch.cat(embeddings), torch.cat(logits)
+            self.times.cnn += time.perf_counter() - started
+            started = time.perf_counter()
+            stores = [self._sessions[frames[p.frame_index].stream_id].states for p in judged]
+            h, c = TrackStateStore.stack([s.get(p.tracked.track_id) for s, p in zip(stores, judged, strict=True)])
+            out, h, c = net.step(emb, frame_logits, h, c)
+            for k, (store, p) in enumerate(zip(stores, judged, strict=True)):
+                store.put(p.tracked.track_id, RecurrentState(h[k].clone(), c[k].clone()))
+            self.times.lstm += time.perf_counter() - started
+        self.times.crops += len(judged)
+        return [float(v) for v in torch.sigmoid(out)]
