@@ -1,0 +1,24 @@
+"""`deepfake-monitor bench`: stage costs and end-to-end throughput, measured in one run."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="measure stage costs and end-to-end speed")
+    p.add_argument("clips", nargs="*", help="video files to use (default: synthetic 720p30 clips)")
+    p.add_argument("--streams", type=int, default=4, help="concurrent live streams for the end-to-end run")
+    p.add_argument("--faces", type=int, default=2, help="faces per synthetic clip")
+    p.add_argument("--fps", type=float, default=15.0, help="analysis rate per stream")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of each stream")
+    p.add_argument("--quick", action="store_true", help="short clips and runs, for a smoke test")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--config", default=None, help="config.yaml")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from detector.bench.runner import run_bench
+
+    return run_bench(args)

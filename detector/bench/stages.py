@@ -1,0 +1,141 @@
+"""Cost of each analysis stage, measured on one clip in one process."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from detector.faces.align import align_face
+from detector.frames import RateGate
+from detector.model.network import RecurrentState, preprocess
+from detector.model.state import TrackStateStore
+from detector.pipeline import Analyzer
+from detector.types import Detection
+
+
+@dataclass(frozen=True)
+class StageCosts:
+    """Milliseconds of CPU per unit: per decoded frame, per analyzed frame or per face crop."""
+
+    decode_per_frame: float
+    convert_per_frame: float
+    detect_per_frame: float
+    align_per_face: float
+    cnn_per_crop: float
+    lstm_per_face: float
+    publish_per_face: float
+    decoded_frames: int
+    analyzed_frames: int
+    faces_per_frame: float
+
+    def per_analyzed_frame(self, decode_ratio: float) -> dict[str, float]:
+        """Each stage's cost for one analyzed frame (decode covers the skipped frames too)."""
+        k = self.faces_per_frame
+        return {
+            "decode": self.decode_per_frame * decode_ratio,
+            "convert": self.convert_per_frame,
+            "detect": self.detect_per_frame,
+            "align": self.align_per_face * k,
+            "cnn": self.cnn_per_crop * k,
+            "lstm": self.lstm_per_face * k,
+            "publish": self.publish_per_face * k,
+        }
+
+
+def _cpu_ms(fn: Callable[[], object], repeat: int = 1) -> float:
+    """CPU milliseconds of this thread per call (process CPU would count other threads' noise)."""
+    started = time.thread_time()
+    for _ in range(repeat):
+        fn()
+    return 1000 * (time.thread_time() - started) / repeat
+
+
+def measure_stages(clip: Path, analyzer: Analyzer, fps: float) -> StageCosts:
+    frames, picked = _decode_all(clip, fps)
+    decoded = len(frames)
+    decode_ms = _decode_cost(clip) / decoded
+    convert_ms = _cpu_ms(lambda: [f.to_ndarray(format="bgr24") for f in picked]) / len(picked)
+    images = [f.to_ndarray(format="bgr24") for f in picked]
+    detections: list[list[Detection]] = []
+    detect_ms = _cpu_ms(lambda: detections.extend(analyzer.detector.detect(img) for img in images)) / len(images)
+    pairs = [(img, d) for img, dets in zip(images, detections, strict=True) for d in dets]
+    n_faces = max(len(pairs), 1)
+    size = analyzer.info.input_size
+    crops: list[np.ndarray] = []
+    align_ms = _cpu_ms(lambda: crops.extend(align_face(img, d.keypoints, size).crop for img, d in pairs)) / n_faces
+    cnn_ms, lstm_ms = _model_costs(analyzer, crops)
+    publish_ms = _publish_cost(analyzer, pairs)
+    return StageCosts(
+        decode_per_frame=decode_ms,
+        convert_per_frame=convert_ms,
+        detect_per_frame=detect_ms,
+        align_per_face=align_ms,
+        cnn_per_crop=cnn_ms,
+        lstm_per_face=lstm_ms,
+        publish_per_face=publish_ms,
+        decoded_frames=decoded,
+        analyzed_frames=len(picked),
+        faces_per_frame=len(pairs) / max(len(images), 1),
+    )
+
+
+def _decode_all(clip: Path, fps: float) -> tuple[list[av.VideoFrame], list[av.VideoFrame]]:
+    gate = RateGate(fps)
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        frames = list(container.decode(stream))
+    picked = [f for f in frames if gate.take(float(f.time))]
+    return frames, picked
+
+
+def _decode_cost(clip: Path) -> float:
+    """Process CPU for decoding every frame: FFmpeg's frame threads do the work outside this thread."""
+
+    def run() -> None:
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for _ in container.decode(stream):
+                pass
+
+    started = time.process_time()
+    run()
+    return 1000 * (time.process_time() - started)
+
+
+def _model_costs(analyzer: Analyzer, crops: list[np.ndarray]) -> tuple[float, float]:
+    if not crops:
+        return 0.0, 0.0
+    net = analyzer.model.net
+    batch = min(len(crops), analyzer.config.model.batch_size)
+    with torch.inference_mode():
+        x = preprocess(crops[:batch])
+        net.embed(x)  # warm-up: first call allocates
+        cnn = _cpu_ms(lambda: net.embed(preprocess(crops[:batch])), repeat=5) / batch
+        out = net.embed(x)
+        h, c = TrackStateStore.stack([RecurrentState.zeros()] * batch)
+        lstm = _cpu_ms(lambda: net.step(out.embeddings, out.frame_logits, h, c), repeat=20) / batch
+    return cnn, lstm
+
+
+def _publish_cost(analyzer: Analyzer, pairs: list[tuple[np.ndarray, Detection]]) -> float:
+    """JSON encoding of score messages, the work every published face costs."""
+    from detector.types import Frame
+
+    if not pairs:
+        return 0.0
+    frame = Frame("bench", pairs[0][0], 0, None, 0.0, 0)
+    analyzer.open_stream("bench")
+    faces = analyzer.process([frame])[0].faces
+    analyzer.close_stream("bench")
+    if not faces:
+        return 0.0
+    return _cpu_ms(lambda: [json.dumps({"v": 1, "type": "score", **f.as_dict()}) for f in faces], 200) / len(faces)
