@@ -77,6 +77,100 @@ class ScoringConfig(Section):
     min_frames: int = Field(3, ge=1, description="Analyzed frames a track needs before it gets a verdict.")
 
 
+class ServerConfig(Section):
+    host: str = Field("127.0.0.1", min_length=1, max_length=255, description="Interface `serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port `serve` listens on (0 picks a free one).")
+    web_dir: Path | None = Field(
+        None, description="Static dashboard directory served at /; empty means the repository's web/ folder."
+    )
+    max_streams: int = Field(32, ge=1, le=1024, description="Most streams (cameras, calls, uploads) at once.")
+    upload_max_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024, le=64 * 1024**3, description="Largest accepted upload, in bytes."
+    )
+    upload_containers: tuple[str, ...] = Field(
+        ("mov", "mp4", "matroska", "webm", "avi", "mpegts", "flv"),
+        min_length=1,
+        description="FFmpeg demuxer names an upload may use (any alias in the demuxer's name counts).",
+    )
+    upload_max_pixels: int = Field(
+        4096 * 2304, ge=64 * 64, le=8192 * 8192, description="Largest picture (width × height) an upload may have."
+    )
+    upload_dir: Path | None = Field(None, description="Where uploads are spooled; empty means the system temp dir.")
+    graceful_shutdown_s: float = Field(
+        10.0, gt=0, le=300, description="How long shutdown waits for connections and streams to close."
+    )
+
+
+class StoreConfig(Section):
+    path: Path = Field(Path("deepfake-monitor.db"), description="SQLite file for score timelines and events.")
+    flush_interval_s: float = Field(
+        0.2, gt=0, le=1.0, description="Longest time a score waits before it is written (must stay under 1 s)."
+    )
+    batch_size: int = Field(500, ge=1, le=100_000, description="Most rows written in one transaction.")
+    queue_size: int = Field(
+        20_000, ge=100, le=1_000_000, description="Rows waiting for the writer; a full queue slows inference."
+    )
+
+
+class SchedulerConfig(Section):
+    queue_size: int = Field(
+        2, ge=1, le=16, description="Frames waiting per stream; when full the oldest is dropped and counted."
+    )
+    max_batch_frames: int = Field(16, ge=1, le=256, description="Most frames (one per stream) per inference call.")
+    fps_window_s: float = Field(5.0, gt=0, le=300, description="Window for the analyzed-frames-per-second figure.")
+
+
+class CameraConfig(Section):
+    name: str = Field(..., min_length=1, max_length=100, description="Display name of the camera.")
+    url: str = Field(..., min_length=8, max_length=2048, description="rtsp:// or rtsps:// URL (may hold credentials).")
+
+
+class RtspConfig(Section):
+    open_timeout_s: float = Field(10.0, gt=0, le=120, description="Longest wait for a camera to answer.")
+    read_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Longest blocking read; after it the connection is dropped and retried."
+    )
+    stall_s: float = Field(5.0, gt=0, le=300, description="Seconds without a decoded frame that mark a stall.")
+    backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First wait before reconnecting.")
+    backoff_max_s: float = Field(60.0, gt=0, le=3600, description="Longest wait between reconnection attempts.")
+    backoff_factor: float = Field(2.0, ge=1, le=10, description="Growth of the wait after each failed attempt.")
+
+    @model_validator(mode="after")
+    def _check(self) -> RtspConfig:
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError("rtsp.backoff_initial_s must not exceed rtsp.backoff_max_s")
+        return self
+
+
+class WebRtcConfig(Section):
+    ice_servers: tuple[str, ...] = Field(
+        (), description="STUN/TURN URLs for the server's peer; empty means host candidates only (LAN, loopback)."
+    )
+    max_sdp_bytes: int = Field(128 * 1024, ge=1024, le=1024 * 1024, description="Largest accepted offer body.")
+    close_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="Bound on closing a peer connection (aiortc's close() can hang)."
+    )
+
+
+class WebSocketConfig(Section):
+    client_buffer: int = Field(
+        512, ge=8, le=100_000, description="Messages pending per client (latest score per face counts once)."
+    )
+    max_lag_s: float = Field(
+        10.0, gt=0, le=600, description="A client whose buffer stays unsent this long is disconnected."
+    )
+
+
+class EventsConfig(Section):
+    hysteresis: float = Field(
+        0.1, ge=0, le=0.5, description="An alert starts at the threshold and ends this far below it."
+    )
+    min_frames: int = Field(3, ge=1, le=10_000, description="Scored frames a track needs before it can alert.")
+    require_trained_model: bool = Field(
+        True, description="Raise no alerts while the model is untrained (its scores mean nothing)."
+    )
+
+
 class Config(Section):
     """The whole of config.yaml."""
 
@@ -85,6 +179,14 @@ class Config(Section):
     tracker: TrackerConfig = TrackerConfig()
     model: ModelConfig = ModelConfig()
     scoring: ScoringConfig = ScoringConfig()
+    server: ServerConfig = ServerConfig()
+    store: StoreConfig = StoreConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    cameras: tuple[CameraConfig, ...] = Field((), description="RTSP cameras started at boot.")
+    rtsp: RtspConfig = RtspConfig()
+    webrtc: WebRtcConfig = WebRtcConfig()
+    websocket: WebSocketConfig = WebSocketConfig()
+    events: EventsConfig = EventsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Config:

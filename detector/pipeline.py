@@ -200,6 +200,7 @@ class Analyzer:
                     state=ScoreState.ANALYZING if prob is not None else ScoreState.ABSTAIN,
                     box=p.tracked.detection.box,
                     quality=p.quality,
+                    crop=p.aligned.crop,
                 )
             )
         return out

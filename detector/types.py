@@ -123,6 +123,8 @@ class FaceScore:
     state: ScoreState
     box: Box
     quality: Quality
+    # The aligned crop the model saw; kept out of as_dict/repr/eq (the server shows it as a thumbnail).
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
