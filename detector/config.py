@@ -19,6 +19,9 @@ class Section(BaseModel):
 
 class AnalysisConfig(Section):
     fps: float = Field(15.0, gt=0, le=120, description="Frames analyzed per second of video (by timestamp).")
+    detect_every: int = Field(
+        2, ge=1, le=30, description="Run the face detector every k-th analyzed frame; optical flow follows faces between."
+    )
     max_faces: int = Field(8, ge=1, le=64, description="Largest faces kept per frame; the rest are ignored.")
     scene_cut_threshold: float = Field(
         0.5, ge=0, le=2, description="Grey-histogram distance between analyzed frames that counts as a cut."
@@ -55,7 +58,10 @@ class ModelConfig(Section):
     weights: Path | None = Field(
         None, description="Model checkpoint; empty means the bundled model (or untrained if none ships)."
     )
-    threads: int = Field(1, ge=1, le=64, description="Torch intra-op threads for inference.")
+    backend: Literal["onnx", "torch"] = Field(
+        "onnx", description="Runs the CNN: ONNX Runtime (exported from the torch model at start) or torch."
+    )
+    threads: int = Field(1, ge=1, le=64, description="Intra-op threads for inference (1 is best on small CPUs).")
     batch_size: int = Field(16, ge=1, le=256, description="Largest batch of face crops per CNN call.")
 
 

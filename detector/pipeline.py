@@ -21,9 +21,11 @@ from detector.config import Config
 from detector.faces.align import align_face
 from detector.faces.base import FaceDetector
 from detector.faces.factory import build_detector
+from detector.faces.motion import KeypointFlow
 from detector.faces.quality import assess
 from detector.faces.tracker import FaceTracker, TrackUpdate
 from detector.model.network import RecurrentState, preprocess
+from detector.model.onnx_backend import build_embedder
 from detector.model.registry import LoadedModel, load_model
 from detector.model.state import TrackStateStore
 from detector.scoring import RollingScore
@@ -53,7 +55,7 @@ class ModelInfo:
 
 @dataclass
 class StageTimes:
-    """Accumulated seconds per stage, to report the cost of each (bench, closing notes)."""
+    """Accumulated CPU seconds of the analyzing thread per stage (bench, closing notes)."""
 
     detect: float = 0.0
     align: float = 0.0
@@ -73,6 +75,8 @@ class _Session:
     states: TrackStateStore = field(default_factory=TrackStateStore)
     rolling: dict[int, RollingScore] = field(default_factory=dict)
     last_hist: np.ndarray | None = None
+    flow: KeypointFlow = field(default_factory=KeypointFlow)
+    since_detect: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class Analyzer:
         self.detector = detector if detector is not None else build_detector(config.detector)
         self.model = model if model is not None else load_model(config.model.weights)
         threshold = config.scoring.threshold if config.scoring.threshold is not None else self.model.threshold
+        self.embedder = build_embedder(
+            self.model.net, self.model.input_size, config.model.backend, config.model.threads
+        )
         self.info = ModelInfo(self.model.name, self.model.trained, threshold, self.model.input_size)
         self.times = StageTimes()
         self._sessions: dict[str, _Session] = {}
@@ -111,13 +118,20 @@ class Analyzer:
 
     def process(self, frames: Sequence[Frame]) -> list[FrameResult]:
         """Analyze one frame from each of several streams (or several frames of one stream, in order)."""
+        results: list[FrameResult] = []
+        for wave in _waves(frames):
+            results.extend(self._process_wave(wave))
+        return results
+
+    def _process_wave(self, frames: Sequence[Frame]) -> list[FrameResult]:
+        """Frames of distinct streams: one batched CNN call and one LSTM step per face."""
         pending: list[_Pending] = []
         ended: list[tuple[int, ...]] = []
         cuts: list[bool] = []
         for i, frame in enumerate(frames):
             session = self._session(frame.stream_id)
             cuts.append(self._scene_cut(session, frame.image))
-            update = self._track(session, frame.image)
+            update = self._track(session, frame.image, cuts[-1])
             self._forget(session, update.ended)
             ended.append(update.ended)
             pending.extend(self._prepare(i, frame, update.faces))
@@ -153,23 +167,35 @@ class Analyzer:
             session.states.reset_all()
         return cut
 
-    def _track(self, session: _Session, image: np.ndarray) -> TrackUpdate:
-        started = time.perf_counter()
-        detections = self._largest(self.detector.detect(image))
-        self.times.detect += time.perf_counter() - started
+    def _track(self, session: _Session, image: np.ndarray, cut: bool) -> TrackUpdate:
+        started = time.thread_time()
+        detections = self._find_faces(session, image, cut)
+        self.times.detect += time.thread_time() - started
         return session.tracker.update(detections)
+
+    def _find_faces(self, session: _Session, image: np.ndarray, cut: bool) -> list[Detection]:
+        """Detector every `detect_every` frames (and after a cut or when no face is followed); flow between."""
+        session.since_detect += 1
+        if not cut and session.since_detect < self.config.analysis.detect_every:
+            followed = session.flow.follow(image)
+            if followed:
+                return followed
+        session.since_detect = 0
+        detections = self._largest(self.detector.detect(image))
+        session.flow.remember(image, detections)
+        return detections
 
     def _largest(self, detections: list[Detection]) -> list[Detection]:
         return sorted(detections, key=lambda d: -d.box.area)[: self.config.analysis.max_faces]
 
     def _prepare(self, frame_index: int, frame: Frame, faces: tuple[TrackedFace, ...]) -> list[_Pending]:
-        started = time.perf_counter()
+        started = time.thread_time()
         out = []
         for tracked in faces:
             aligned = align_face(frame.image, tracked.detection.keypoints, self.info.input_size)
             quality = assess(tracked.detection, aligned, self.config.scoring)
             out.append(_Pending(frame_index, tracked, aligned, quality))
-        self.times.align += time.perf_counter() - started
+        self.times.align += time.thread_time() - started
         return out
 
     @staticmethod
@@ -208,23 +234,37 @@ class Analyzer:
     def _infer(self, frames: Sequence[Frame], judged: list[_Pending]) -> list[float]:
         """CNN over all crops in batches, then one batched LSTM step per face with its track's state."""
         net = self.model.net
-        started = time.perf_counter()
+        started = time.thread_time()
         with torch.inference_mode():
             embeddings, logits = [], []
             size = self.config.model.batch_size
             for i in range(0, len(judged), size):
                 batch = preprocess([p.aligned.crop for p in judged[i : i + size]])
-                output = net.embed(batch)
+                output = self.embedder.embed(batch)
                 embeddings.append(output.embeddings)
                 logits.append(output.frame_logits)
             emb, frame_logits = torch.cat(embeddings), torch.cat(logits)
-            self.times.cnn += time.perf_counter() - started
-            started = time.perf_counter()
+            self.times.cnn += time.thread_time() - started
+            started = time.thread_time()
             stores = [self._sessions[frames[p.frame_index].stream_id].states for p in judged]
             h, c = TrackStateStore.stack([s.get(p.tracked.track_id) for s, p in zip(stores, judged, strict=True)])
             out, h, c = net.step(emb, frame_logits, h, c)
             for k, (store, p) in enumerate(zip(stores, judged, strict=True)):
                 store.put(p.tracked.track_id, RecurrentState(h[k].clone(), c[k].clone()))
-            self.times.lstm += time.perf_counter() - started
+            self.times.lstm += time.thread_time() - started
         self.times.crops += len(judged)
         return [float(v) for v in torch.sigmoid(out)]
+
+
+def _waves(frames: Sequence[Frame]) -> list[list[Frame]]:
+    """Split frames, in order, into runs in which each stream appears at most once.
+
+    A track's LSTM step needs the state left by its previous frame, and the tracker and scene-cut check
+    must see a stream's frames one after another, so two frames of one stream never share a batch.
+    """
+    waves: list[list[Frame]] = [[]]
+    for frame in frames:
+        if any(f.stream_id == frame.stream_id for f in waves[-1]):
+            waves.append([])
+        waves[-1].append(frame)
+    return [w for w in waves if w]

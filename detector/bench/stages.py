@@ -114,13 +114,13 @@ def _decode_cost(clip: Path) -> float:
 def _model_costs(analyzer: Analyzer, crops: list[np.ndarray]) -> tuple[float, float]:
     if not crops:
         return 0.0, 0.0
-    net = analyzer.model.net
+    net, embedder = analyzer.model.net, analyzer.embedder
     batch = min(len(crops), analyzer.config.model.batch_size)
     with torch.inference_mode():
         x = preprocess(crops[:batch])
-        net.embed(x)  # warm-up: first call allocates
-        cnn = _cpu_ms(lambda: net.embed(preprocess(crops[:batch])), repeat=5) / batch
-        out = net.embed(x)
+        embedder.embed(x)  # warm-up: first call allocates
+        cnn = _cpu_ms(lambda: embedder.embed(preprocess(crops[:batch])), repeat=5) / batch
+        out = embedder.embed(x)
         h, c = TrackStateStore.stack([RecurrentState.zeros()] * batch)
         lstm = _cpu_ms(lambda: net.step(out.embeddings, out.frame_logits, h, c), repeat=20) / batch
     return cnn, lstm

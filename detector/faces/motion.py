@@ -1,0 +1,72 @@
+"""Carries faces between detector runs with sparse optical flow (pyramidal Lucas-Kanade).
+
+Running the detector on every analyzed frame is the largest single cost per frame. Faces move little
+between analyzed frames, so the detector runs every k-th frame and the 5 keypoints of each face are
+followed by optical flow in between, on a small grey copy of the frame. A face whose points cannot be
+followed is dropped until the next detection.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from detector.types import Box, Detection
+
+_WORK_SIDE = 480  # flow on a downscaled frame: plenty for faces, a fraction of the cost
+_LK = {"winSize": (21, 21), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+_MAX_ERROR = 30.0
+
+
+class KeypointFlow:
+    """Remembers the last frame and its faces; moves those faces onto the next frame."""
+
+    def __init__(self) -> None:
+        self._grey: np.ndarray | None = None
+        self._scale = 1.0
+        self._faces: list[Detection] = []
+
+    def remember(self, image: np.ndarray, faces: list[Detection]) -> None:
+        self._grey, self._scale = _small_grey(image)
+        self._faces = faces
+
+    def follow(self, image: np.ndarray) -> list[Detection]:
+        """The remembered faces moved onto `image` (which becomes the new reference)."""
+        grey, scale = _small_grey(image)
+        if self._grey is None or not self._faces or grey.shape != self._grey.shape:
+            self._grey, self._scale, self._faces = grey, scale, []
+            return []
+        points = np.concatenate([f.keypoints for f in self._faces]).astype(np.float32) * scale
+        moved, status, error = cv2.calcOpticalFlowPyrLK(self._grey, grey, points.reshape(-1, 1, 2), None, **_LK)
+        ok = (status.ravel() == 1) & (error.ravel() < _MAX_ERROR)
+        faces = []
+        for i, face in enumerate(self._faces):
+            span = slice(5 * i, 5 * i + 5)
+            if ok[span].all():
+                faces.append(_moved(face, moved.reshape(-1, 2)[span] / scale))
+        self._grey, self._scale, self._faces = grey, scale, faces
+        return faces
+
+
+def _small_grey(image: np.ndarray) -> tuple[np.ndarray, float]:
+    scale = min(1.0, _WORK_SIDE / max(image.shape[:2]))
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if scale < 1.0:
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return grey, scale
+
+
+def _moved(face: Detection, keypoints: np.ndarray) -> Detection:
+    """The box follows the keypoints: same offset from their centre, scaled with their spread."""
+    old_c, new_c = face.keypoints.mean(axis=0), keypoints.mean(axis=0)
+    old_s = float(np.linalg.norm(face.keypoints - old_c, axis=1).mean())
+    new_s = float(np.linalg.norm(keypoints - new_c, axis=1).mean())
+    k = new_s / old_s if old_s > 1e-6 else 1.0
+    b = face.box
+    box = Box(
+        new_c[0] + (b.x1 - old_c[0]) * k,
+        new_c[1] + (b.y1 - old_c[1]) * k,
+        new_c[0] + (b.x2 - old_c[0]) * k,
+        new_c[1] + (b.y2 - old_c[1]) * k,
+    )
+    return Detection(box=box, keypoints=keypoints.astype(np.float32), score=face.score)
