@@ -20,7 +20,7 @@ class Section(BaseModel):
 class AnalysisConfig(Section):
     fps: float = Field(15.0, gt=0, le=120, description="Frames analyzed per second of video (by timestamp).")
     detect_every: int = Field(
-        2, ge=1, le=30, description="Run the face detector every k-th analyzed frame; optical flow follows faces between."
+        2, ge=1, le=30, description="Detector runs every k-th analyzed frame; optical flow follows faces between."
     )
     max_faces: int = Field(8, ge=1, le=64, description="Largest faces kept per frame; the rest are ignored.")
     scene_cut_threshold: float = Field(
