@@ -27,8 +27,11 @@ from detector.types import Frame
 logger = logging.getLogger(__name__)
 
 URL_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
+RTSP_SCHEMES = frozenset({"rtsp", "rtsps"})
 _FILE_PROTOCOLS = "file"
 _URL_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls,http,https,httpproxy,crypto"
+# Cameras: no http/https either, so an RTSP server cannot bounce FFmpeg to a web or local resource.
+RTSP_PROTOCOLS = "rtsp,rtsps,rtp,srtp,udp,tcp,tls,crypto"
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
 
@@ -89,11 +92,13 @@ class OpenOptions:
 
     open_timeout: float = 10.0
     read_timeout: float = 10.0
+    protocols: str | None = None  # FFmpeg protocol_whitelist; None picks the default for the source kind
 
 
 def open_container(source: Source, options: OpenOptions = OpenOptions()) -> Any:
     """av.open with the protocol whitelist and timeouts; failures become one-line SourceErrors."""
-    av_options = {"protocol_whitelist": _FILE_PROTOCOLS if source.kind is SourceKind.FILE else _URL_PROTOCOLS}
+    default = _FILE_PROTOCOLS if source.kind is SourceKind.FILE else _URL_PROTOCOLS
+    av_options = {"protocol_whitelist": options.protocols or default}
     if source.location.startswith(("rtsp:", "rtsps:")):
         av_options["rtsp_transport"] = "tcp"
     try:
