@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
-from detector.config import Config
+from detector.config import Config, ConfigError
 from detector.frames import FrameReader, SourceKind, resolve_source
 from detector.pipeline import Analyzer
 from detector.summary import SummaryBuilder, VideoSummary
@@ -25,12 +26,17 @@ class AnalyzeRequest:
 
 def configure(config: Config, request: AnalyzeRequest) -> Config:
     """Apply command-line overrides on top of the config file."""
-    update = {}
+    update: dict[str, BaseModel] = {}
     if request.fps is not None:
         update["analysis"] = config.analysis.model_copy(update={"fps": request.fps})
     if request.weights is not None:
         update["model"] = config.model.model_copy(update={"weights": request.weights})
-    return Config.model_validate({**config.model_dump(), **{k: v.model_dump() for k, v in update.items()}})
+    try:
+        return Config.model_validate({**config.model_dump(), **{k: v.model_dump() for k, v in update.items()}})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid option {key}: {first['msg']}") from exc
 
 
 def run_analysis(
@@ -43,7 +49,11 @@ def run_analysis(
     config = configure(config, request)
     source = resolve_source(request.source)
     reader = FrameReader(source, request.stream_id, config.analysis.fps)
-    analyzer = analyzer or Analyzer(config)
+    try:
+        analyzer = analyzer or Analyzer(config)
+    except BaseException:
+        reader.close()  # the decoder thread never started; only the container is open
+        raise
     analyzer.open_stream(request.stream_id)
     summary = SummaryBuilder(request.stream_id, analyzer.info, config.scoring)
     show = request.show_progress and source.kind is SourceKind.FILE and reader.info.duration is not None

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_optional(sub: argparse._SubParsersAction, module: str) -> None:  # type: ignore[type-arg]
+def _add_optional(sub: argparse._SubParsersAction, module: str) -> None:
     """Subcommands that live beside the analyzer register themselves when their package is present."""
     import importlib
 
@@ -45,7 +45,7 @@ def _add_optional(sub: argparse._SubParsersAction, module: str) -> None:  # type
             raise
 
 
-def _add_analyze(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyze a video file or live URL and print scores")
     p.add_argument("source", help="video file path, or rtsp://, rtsps://, http(s):// URL")
     p.add_argument("--config", type=Path, default=None, help="config.yaml (default: built-in defaults)")

@@ -126,12 +126,15 @@ class RateGate:
         self._next: float | None = None
 
     def take(self, t: float) -> bool:
-        if self._next is None or t + 1e-6 >= self._next:
-            # Stay on the grid while keeping up; after a jump (seek, stall, pts reset) restart from now.
-            late = self._next is None or t - self._next > self._interval or t < self._next - 2 * self._interval
-            self._next = (t if late else self._next) + self._interval
-            return True
-        return False
+        """True when the frame at `t` seconds is due for analysis."""
+        due = self._next
+        if due is not None and t < due - 2 * self._interval:
+            due = None  # time went backwards (pts reset, new segment): restart the grid from here
+        if due is not None and t + 1e-6 < due:
+            return False
+        # Stay on the grid while keeping up; after a jump forward (seek, stall) restart from now.
+        self._next = (t if due is None or t - due > self._interval else due) + self._interval
+        return True
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,8 @@ class FrameReader:
         try:
             self._decode()
             self._put(None)
+        except SourceError as exc:
+            self._put(exc)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             self._put(SourceError(f"cannot decode {self.source.display}: {_reason(exc)}"))
         except BaseException as exc:  # hand anything else to the consumer rather than dying silently
@@ -210,18 +215,36 @@ class FrameReader:
 
     def _decode(self) -> None:
         start: int | None = None
-        for av_frame in self._container.decode(self._stream):
-            if self._stop.is_set():
-                return
-            index = self.decoded
-            self.decoded += 1
-            t = self._seconds(av_frame, start, index)
-            if start is None and av_frame.pts is not None:
-                start = av_frame.pts
-                t = 0.0
-            if not self._gate.take(t):
-                continue
-            self._put(self._to_frame(av_frame, t, index))
+        packets = 0
+        for packet in self._container.demux(self._stream):
+            if packet.size:
+                packets += 1
+            for av_frame in packet.decode():
+                if self._stop.is_set():
+                    return
+                index = self.decoded
+                self.decoded += 1
+                t = self._seconds(av_frame, start, index)
+                if start is None and av_frame.pts is not None:
+                    start = av_frame.pts
+                    t = 0.0
+                if self._gate.take(t):
+                    self._put(self._to_frame(av_frame, t, index))
+        self._check_complete(packets)
+
+    def _check_complete(self, packets: int) -> None:
+        """A file whose index promises more packets than it holds was cut short.
+
+        FFmpeg's demuxer ends quietly at a truncated `mdat`, and the threaded decoder swallows the error
+        of the last partial packet, so without this check a cut-off upload would pass as a short video.
+        """
+        expected = self._stream.frames or 0
+        if self._live or expected <= 0 or packets >= expected:
+            return
+        raise SourceError(
+            f"cannot decode {self.source.display}: file is truncated or corrupt "
+            f"(its index lists {expected} video packets, only {packets} could be read)"
+        )
 
     def _seconds(self, av_frame: Any, start: int | None, index: int) -> float:
         tb = av_frame.time_base

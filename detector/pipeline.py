@@ -157,8 +157,8 @@ class Analyzer:
     def _scene_cut(self, session: _Session, image: np.ndarray) -> bool:
         """A large change of the grey histogram between analyzed frames is a cut: LSTM state restarts."""
         small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
-        hist = cv2.calcHist([cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)], [0], None, [32], [0, 256]).ravel()
-        hist /= max(float(hist.sum()), 1.0)
+        hist: np.ndarray = cv2.calcHist([cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)], [0], None, [32], [0, 256]).ravel()
+        hist = hist / max(float(hist.sum()), 1.0)
         previous, session.last_hist = session.last_hist, hist
         if previous is None:
             return False

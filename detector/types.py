@@ -50,7 +50,8 @@ class Box:
         return inter / union if union > 0 else 0.0
 
     def as_list(self) -> list[float]:
-        return [round(self.x1, 1), round(self.y1, 1), round(self.x2, 1), round(self.y2, 1)]
+        # float(): coordinates computed with numpy (optical flow) are numpy scalars, which JSON refuses.
+        return [round(float(v), 1) for v in (self.x1, self.y1, self.x2, self.y2)]
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,9 @@ class Quality:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "size_px": round(self.size_px, 1),
-            "sharpness": round(self.sharpness, 1),
-            "yaw_deg": round(self.yaw_deg, 1),
+            "size_px": round(float(self.size_px), 1),
+            "sharpness": round(float(self.sharpness), 1),
+            "yaw_deg": round(float(self.yaw_deg), 1),
             "ok": self.ok,
             "reason": self.reason,
         }

@@ -1,14 +1,17 @@
-"""The one face crop used by serving and training: InsightFace's 5-point similarity alignment.
+"""The one face crop used by serving and training: 5-point similarity alignment onto the ArcFace template.
 
-`insightface.utils.face_align.estimate_norm` maps the 5 keypoints onto the ArcFace template (a tight
-112 px crop of eyes, nose and mouth). Blending artefacts of face swaps sit on the face *boundary*
-(jaw, cheeks, forehead), which that crop cuts off, so the template is zoomed out by `ZOOM` about
-`CENTER` before warping: the whole face with some margin fits the model's input.
+The 5 keypoints are mapped onto InsightFace's ArcFace template (`face_align.arcface_dst`, a tight 112 px
+crop of eyes, nose and mouth) by a least-squares similarity transform (Umeyama, 1991). The eyes weigh
+`EYE_WEIGHT` times as much as nose and mouth: an unweighted fit lets a face's own nose and mouth
+proportions pull the eyes 2–4 px off the template, so the crop's scale and roll would vary from person
+to person; with the weight the eyes land within about a pixel and nose and mouth take up the residual.
+
+Blending artefacts of face swaps sit on the face *boundary* (jaw, cheeks, forehead), which the ArcFace
+crop cuts off, so the template is zoomed out by `ZOOM` about `CENTER` before warping: the whole face with
+some margin fits the model's input.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import cv2
 import numpy as np
@@ -19,23 +22,38 @@ from detector.types import AlignedFace
 ARCFACE_SIZE = 112
 ZOOM = 0.75  # the ArcFace template scaled by this leaves chin and forehead inside the crop
 CENTER = (56.0, 64.0)  # point of the 112 px ArcFace frame placed at the crop's centre
+EYE_WEIGHT = 10.0
+_WEIGHTS = np.array([EYE_WEIGHT, EYE_WEIGHT, 1.0, 1.0, 1.0])
 
 
 def template(size: int) -> np.ndarray:
-    """Where the 5 keypoints land in a `size` px crop."""
-    return _to_crop(size) @ np.vstack([face_align.arcface_dst.T, np.ones(5)])  # type: ignore[no-any-return]
+    """Where the 5 keypoints land in a `size` px crop, (5, 2) like `AlignedFace.keypoints`."""
+    arcface = np.asarray(face_align.arcface_dst, np.float64)
+    to_crop = _to_crop(size)
+    return arcface @ to_crop[:, :2].T + to_crop[:, 2]
 
 
 def align_face(image: np.ndarray, keypoints: np.ndarray, size: int) -> AlignedFace:
     """Warp `image` so the 5 keypoints land on `template(size)`; outside the frame is black."""
-    with warnings.catch_warnings():
-        # scikit-image 0.26 warns that SimilarityTransform.estimate changes in 2.2.
-        warnings.simplefilter("ignore", FutureWarning)
-        to_arcface = face_align.estimate_norm(np.asarray(keypoints, np.float32), ARCFACE_SIZE)
-    matrix = _to_crop(size) @ np.vstack([to_arcface, [0.0, 0.0, 1.0]])
+    points = np.asarray(keypoints, np.float64).reshape(5, 2)
+    matrix = similarity(points, template(size), _WEIGHTS)
     crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    kps = (matrix[:, :2] @ np.asarray(keypoints, np.float64).T).T + matrix[:, 2]
+    kps = points @ matrix[:, :2].T + matrix[:, 2]
     return AlignedFace(crop=crop, matrix=matrix, keypoints=kps.astype(np.float32))
+
+
+def similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The 2×3 rotation + uniform scale + translation that best maps `src` onto `dst` (weighted least squares)."""
+    w = weights / weights.sum()
+    src_mean, dst_mean = w @ src, w @ dst
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    u, s, vt = np.linalg.svd((dst_c * w[:, None]).T @ src_c)
+    d = np.diag([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])  # no reflections
+    rotation = u @ d @ vt
+    variance = float(w @ (src_c**2).sum(axis=1))
+    scale = float(np.trace(np.diag(s) @ d)) / max(variance, 1e-12)
+    shift = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, shift[:, None]])
 
 
 def _to_crop(size: int) -> np.ndarray:

