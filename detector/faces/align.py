@@ -1,10 +1,11 @@
 """The one face crop used by serving and training: 5-point similarity alignment onto the ArcFace template.
 
-The 5 keypoints are mapped onto InsightFace's ArcFace template (`face_align.arcface_dst`, a tight 112 px
-crop of eyes, nose and mouth) by a least-squares similarity transform (Umeyama, 1991). The eyes weigh
-`EYE_WEIGHT` times as much as nose and mouth: an unweighted fit lets a face's own nose and mouth
-proportions pull the eyes 2–4 px off the template, so the crop's scale and roll would vary from person
-to person; with the weight the eyes land within about a pixel and nose and mouth take up the residual.
+The 5 keypoints are mapped onto the ArcFace template (`ARCFACE_TEMPLATE`, InsightFace's
+`face_align.arcface_dst`: a tight 112 px crop of eyes, nose and mouth) by a least-squares similarity
+transform (Umeyama, 1991). The eyes weigh `EYE_WEIGHT` times as much as nose and mouth: an unweighted
+fit lets a face's own nose and mouth proportions pull the eyes 2–4 px off the template, so the crop's
+scale and roll would vary from person to person; with the weight the eyes land within about a pixel
+and nose and mouth take up the residual.
 
 Blending artefacts of face swaps sit on the face *boundary* (jaw, cheeks, forehead), which the ArcFace
 crop cuts off, so the template is zoomed out by `ZOOM` about `CENTER` before warping: the whole face with
@@ -15,11 +16,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from insightface.utils import face_align
 
 from detector.types import AlignedFace
 
 ARCFACE_SIZE = 112
+# Copied rather than imported: importing insightface costs ~0.6 s of start-up for five points.
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
 ZOOM = 0.75  # the ArcFace template scaled by this leaves chin and forehead inside the crop
 CENTER = (56.0, 64.0)  # point of the 112 px ArcFace frame placed at the crop's centre
 EYE_WEIGHT = 10.0
@@ -28,9 +32,8 @@ _WEIGHTS = np.array([EYE_WEIGHT, EYE_WEIGHT, 1.0, 1.0, 1.0])
 
 def template(size: int) -> np.ndarray:
     """Where the 5 keypoints land in a `size` px crop, (5, 2) like `AlignedFace.keypoints`."""
-    arcface = np.asarray(face_align.arcface_dst, np.float64)
     to_crop = _to_crop(size)
-    return arcface @ to_crop[:, :2].T + to_crop[:, 2]
+    return ARCFACE_TEMPLATE @ to_crop[:, :2].T + to_crop[:, 2]
 
 
 def align_face(image: np.ndarray, keypoints: np.ndarray, size: int) -> AlignedFace:
