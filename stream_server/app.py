@@ -1,0 +1,96 @@
+"""The Starlette application: `create_app(config, analyzer)` wires the hub, store, /ws, /api and web/.
+
+The analyzer is injected (loading a model takes seconds, so tests share one). Start-up opens the store
+(closing alerts a crash left open), starts the inference worker and the cameras from config.yaml;
+shutdown stops every source, analyzes what is queued, closes open alerts and flushes the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from detector.config import Config
+from detector.frames import SourceError
+from stream_server.api import routes
+from stream_server.context import ServerContext, context_of
+from stream_server.hub import AnalyzerWithInfo, Hub
+from stream_server.ingest.rtsp import RtspSource, parse_camera_url
+from stream_server.store import ScoreStore
+from stream_server.ws import Broadcaster, serve_client
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+
+def create_app(config: Config, analyzer: AnalyzerWithInfo) -> Starlette:
+    """Build the app; nothing starts until the ASGI lifespan starts it."""
+    store = ScoreStore(config.store)
+    broadcaster = Broadcaster()
+    hub = Hub(analyzer, config, store, broadcaster.publish)
+    ctx = ServerContext(config, hub, store, broadcaster, time.monotonic())
+    app = Starlette(routes=_routes(config), lifespan=_lifespan)
+    app.state.ctx = ctx
+    return app
+
+
+def _routes(config: Config) -> list[BaseRoute]:
+    web_dir = config.server.web_dir or DEFAULT_WEB_DIR
+    static: BaseRoute
+    if (web_dir / "index.html").is_file():
+        static = Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web")
+    else:
+        logger.warning("no dashboard at %s: / answers 404", web_dir)
+        static = Route("/{path:path}", _no_dashboard, methods=["GET", "HEAD"])
+    return [*routes(), WebSocketRoute("/ws", _websocket), static]
+
+
+async def _no_dashboard(request: Request) -> Response:
+    return JSONResponse({"error": "the dashboard (web/) is not installed; the API is under /api"}, status_code=404)
+
+
+async def _websocket(websocket: WebSocket) -> None:
+    ctx = context_of(websocket)
+    await serve_client(websocket, ctx.broadcaster, ctx.hub.hello, ctx.config.websocket)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    ctx: ServerContext = app.state.ctx
+    ctx.store.open()
+    await ctx.hub.start()
+    _start_cameras(ctx)
+    logger.info(
+        "model %s (trained: %s); %d camera(s) from config",
+        ctx.hub.info.name,
+        ctx.hub.info.trained,
+        len(ctx.config.cameras),
+    )
+    try:
+        yield
+    finally:
+        await ctx.hub.stop()
+        ctx.broadcaster.close_all()
+        ctx.store.close()
+        logger.info("stopped; scores flushed to %s", ctx.store.path)
+
+
+def _start_cameras(ctx: ServerContext) -> None:
+    for camera in ctx.config.cameras:
+        try:
+            source = parse_camera_url(camera.url)
+        except SourceError as exc:
+            logger.error("camera %s not started: %s", camera.name, exc)
+            continue
+        ctx.hub.add(RtspSource(source, ctx.config.rtsp, ctx.config.analysis.fps), camera.name)

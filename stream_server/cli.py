@@ -1,0 +1,55 @@
+"""`deepfake-monitor serve`: run the live server under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from detector.config import Config, load_config
+
+logger = logging.getLogger(__name__)
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="analyze live sources (WebRTC, RTSP, uploads); push scores over /ws")
+    p.add_argument("--config", type=Path, default=None, help="config.yaml (default: built-in defaults)")
+    p.add_argument("--host", default=None, help="interface to listen on (default: server.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, 8000)")
+    p.add_argument("--weights", type=Path, default=None, help="model checkpoint (default: bundled model)")
+    p.add_argument("--db", type=Path, default=None, help="SQLite file (default: store.path)")
+    p.set_defaults(handler=serve)
+
+
+def configure(config: Config, args: argparse.Namespace) -> Config:
+    """Command-line overrides on top of config.yaml, validated like the file."""
+    data = config.model_dump()
+    for section, key, value in (
+        ("server", "host", args.host),
+        ("server", "port", args.port),
+        ("model", "weights", args.weights),
+        ("store", "path", args.db),
+    ):
+        if value is not None:
+            data[section][key] = value
+    return Config.model_validate(data)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from detector.pipeline import Analyzer
+    from stream_server.app import create_app
+
+    config = configure(load_config(args.config), args)
+    analyzer = Analyzer(config)
+    app = create_app(config, analyzer)
+    logging.getLogger("stream_server").setLevel(logging.INFO)
+    uvicorn.run(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        log_level="info",
+        timeout_graceful_shutdown=int(config.server.graceful_shutdown_s),
+    )
+    return 0

@@ -1,0 +1,201 @@
+"""RTSP cameras: PyAV pulls the stream in a worker thread and reconnects with capped exponential backoff.
+
+Only rtsp:// and rtsps:// URLs are accepted, and FFmpeg's protocol whitelist allows nothing but the
+RTSP transports, so `file:`, `concat:`, `subfile:`, `pipe:` or `http:` fail inside FFmpeg even when a
+server tries to redirect to them. Credentials in the URL are masked everywhere they could be shown.
+
+Timing: `open_timeout_s` bounds connecting, `read_timeout_s` bounds each blocking read (PyAV raises
+when it fires, and we reconnect). While the reader is blocked it cannot report anything, so `poll`
+(called by the hub twice a second) marks the stream `stalled` after `stall_s` without a frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+from urllib.parse import urlsplit
+
+import av.error
+
+from detector.config import RtspConfig
+from detector.frames import (
+    RTSP_PROTOCOLS,
+    RTSP_SCHEMES,
+    OpenOptions,
+    RateGate,
+    Source,
+    SourceError,
+    SourceKind,
+    open_container,
+    resolve_source,
+)
+from detector.types import Frame
+from stream_server.ingest.base import FrameSink, StreamSource
+from stream_server.types import StreamKind, StreamStatus
+
+logger = logging.getLogger(__name__)
+
+_USERINFO = re.compile(r"//[^/@\s]*@")
+
+_JOIN_GRACE_S = 2.0
+
+
+def parse_camera_url(text: str) -> Source:
+    """Accept only rtsp/rtsps URLs with a host; anything else is a SourceError (a 400 for the API)."""
+    text = text.strip()
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in text):
+        raise SourceError("camera URL must not contain spaces or control characters")
+    scheme = urlsplit(text).scheme.lower()
+    if scheme not in RTSP_SCHEMES:
+        raise SourceError(f"camera URL must start with rtsp:// or rtsps:// (got '{scheme or text[:10]}')")
+    try:
+        source = resolve_source(text, RTSP_SCHEMES)
+        urlsplit(text).port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise SourceError(f"invalid camera URL: {exc}") from exc
+    if source.kind is not SourceKind.URL:
+        raise SourceError("camera URL must be an rtsp:// or rtsps:// URL")
+    return source
+
+
+class Backoff:
+    """Waits between reconnection attempts: initial, ×factor each failure, capped; reset once live."""
+
+    def __init__(self, config: RtspConfig) -> None:
+        self._config = config
+        self._next = config.backoff_initial_s
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * self._config.backoff_factor, self._config.backoff_max_s)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self._config.backoff_initial_s
+
+
+class _Stalled(Exception):
+    """Packets arrive but no picture decodes."""
+
+
+class RtspSource(StreamSource):
+    """One camera, read in its own thread for as long as the stream exists."""
+
+    kind = StreamKind.RTSP
+
+    def __init__(
+        self, source: Source, config: RtspConfig, fps: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._source = source
+        self._config = config
+        self._fps = fps
+        self._clock = clock
+        self._stop = threading.Event()
+        self._backoff = Backoff(config)
+        self._sink: FrameSink | None = None
+        self._thread: threading.Thread | None = None
+        self._live = False
+        self._last_frame = clock()
+        self._t0 = clock()
+        self._index = 0
+
+    @property
+    def display(self) -> str:
+        return self._source.display
+
+    def start(self, sink: FrameSink) -> None:
+        self._sink = sink
+        self._thread = threading.Thread(target=self._run, args=(sink,), name=f"rtsp-{sink.stream_id}", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            # A read blocked in FFmpeg returns within read_timeout_s; do not wait longer than that.
+            await asyncio.to_thread(thread.join, self._config.read_timeout_s + _JOIN_GRACE_S)
+
+    def poll(self, now: float) -> None:
+        if self._live and self._sink is not None and now - self._last_frame > self._config.stall_s:
+            self._sink.set_status(StreamStatus.STALLED, f"no frame for {now - self._last_frame:.0f} s")
+
+    def _run(self, sink: FrameSink) -> None:
+        error: str | None = None
+        first = True
+        while not self._stop.is_set():
+            sink.set_status(StreamStatus.CONNECTING if first else StreamStatus.RECONNECTING, error)
+            first = False
+            error = self._attempt(sink)
+            if self._stop.is_set():
+                break
+            delay = self._backoff.next()
+            logger.info("camera %s: %s; retrying in %.0f s", self.display, error, delay)
+            sink.set_status(StreamStatus.RECONNECTING, error)
+            self._stop.wait(delay)
+        sink.end(None)
+
+    def _attempt(self, sink: FrameSink) -> str:
+        """One connection, read until it fails; returns why it ended (already masked)."""
+        self._live = False
+        try:
+            options = OpenOptions(self._config.open_timeout_s, self._config.read_timeout_s, RTSP_PROTOCOLS)
+            container = open_container(self._source, options)
+        except SourceError as exc:
+            return self._scrub(str(exc))
+        try:
+            self._read(container, sink)
+            return "stream ended"
+        except _Stalled:
+            return f"no picture decoded for {self._config.stall_s:.0f} s"
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            return self._scrub(f"read failed: {getattr(exc, 'strerror', None) or exc}")
+        finally:
+            self._live = False
+            container.close()
+
+    def _read(self, container: Any, sink: FrameSink) -> None:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        gate = RateGate(self._fps)
+        offset = self._clock() - self._t0  # stream time keeps running across reconnections
+        first_pts: int | None = None
+        self._last_frame = self._clock()
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                return
+            for av_frame in packet.decode():
+                first_pts = av_frame.pts if first_pts is None else first_pts
+                self._on_frame(sink, gate, av_frame, offset, first_pts)
+            if self._clock() - self._last_frame > self._config.stall_s:
+                raise _Stalled
+
+    def _on_frame(self, sink: FrameSink, gate: RateGate, av_frame: Any, offset: float, first_pts: int | None) -> None:
+        self._last_frame = self._clock()
+        if not self._live:
+            self._live = True
+            self._backoff.reset()
+        sink.set_status(StreamStatus.LIVE, None)  # cheap when unchanged; also ends a `stalled`
+        tb = av_frame.time_base
+        if av_frame.pts is None or tb is None or first_pts is None:
+            t = self._last_frame - self._t0
+        else:
+            t = offset + float((av_frame.pts - first_pts) * tb)
+        self._index += 1
+        if gate.take(t):
+            sink.put(self._frame(sink.stream_id, av_frame, t))
+
+    def _frame(self, stream_id: str, av_frame: Any, t: float) -> Frame:
+        tb = av_frame.time_base
+        image = av_frame.to_ndarray(format="bgr24")
+        return Frame(stream_id, image, av_frame.pts, Fraction(tb) if tb is not None else None, t, self._index)
+
+    def _scrub(self, text: str) -> str:
+        """FFmpeg messages may quote the URL: never let its credentials through."""
+        text = text.replace(self._source.location, self._source.display)
+        return " ".join(_USERINFO.sub("//***@", text).split())

@@ -1,0 +1,201 @@
+"""SQLite store of score timelines and alerts, written by one thread in batches.
+
+WAL with synchronous=NORMAL: a committed row survives a process crash, and readers (the API) never
+block the writer. Rows reach the writer through a bounded queue; the writer commits whatever has
+arrived at least every `store.flush_interval_s`, so a score is on disk well within a second of being
+produced. Callers enqueue a score before it is sent over the WebSocket, so after `close()` (which
+drains the queue) every score a client saw is in the file. Alerts left open by a crash are closed at
+the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from detector.config import StoreConfig
+from detector.types import FaceScore
+from stream_server.types import Alert, AlertPhase
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scores (
+    id INTEGER PRIMARY KEY,
+    stream TEXT NOT NULL,
+    track INTEGER NOT NULL,
+    t REAL NOT NULL,
+    wall REAL NOT NULL,
+    prob REAL,
+    rolling REAL,
+    state TEXT NOT NULL,
+    box TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scores_stream_t ON scores (stream, t);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    stream TEXT NOT NULL,
+    track INTEGER NOT NULL,
+    start_t REAL NOT NULL,
+    start_wall REAL NOT NULL,
+    end_t REAL,
+    end_wall REAL,
+    peak REAL NOT NULL,
+    end_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS events_start ON events (start_wall);
+"""
+
+
+@dataclass(frozen=True)
+class _Barrier:
+    """Set once every row queued before it is committed."""
+
+    done: threading.Event
+
+
+_Row = tuple[str, tuple[Any, ...]]
+_Item = _Row | _Barrier | None
+
+_INSERT_SCORE = "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_EVENT = "INSERT OR REPLACE INTO events (id, stream, track, start_t, start_wall, peak) VALUES (?, ?, ?, ?, ?, ?)"
+_END_EVENT = "UPDATE events SET end_t = ?, end_wall = ?, peak = ?, end_reason = ? WHERE id = ?"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.row_factory = sqlite3.Row
+    return db
+
+
+class ScoreStore:
+    """Owns the database file: the writer thread, crash recovery and the read queries."""
+
+    def __init__(self, config: StoreConfig, wall_clock: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._clock = wall_clock
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=config.queue_size)
+        self._thread: threading.Thread | None = None
+        self.path = config.path
+        self.recovered = 0
+
+    def open(self) -> None:
+        """Create the schema, close alerts a crash left open, start the writer."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = connect(self.path)
+        db.executescript(_SCHEMA)
+        with db:
+            cur = db.execute(
+                "UPDATE events SET end_t = start_t, end_wall = ?, end_reason = 'interrupted' WHERE end_wall IS NULL",
+                (self._clock(),),
+            )
+        self.recovered = cur.rowcount
+        if self.recovered:
+            logger.warning("closed %d alerts left open by an earlier run", self.recovered)
+        self._thread = threading.Thread(target=self._run, args=(db,), name="store-writer", daemon=True)
+        self._thread.start()
+
+    def add_scores(self, faces: Sequence[FaceScore], wall: float) -> None:
+        """Queue score rows; blocks (slowing inference, not the event loop) only if the writer is far behind."""
+        for face in faces:
+            row = (face.stream_id, face.track_id, face.t, wall, face.prob, face.rolling, face.state.value)
+            self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()))))
+
+    def add_alert(self, alert: Alert) -> None:
+        if alert.phase is AlertPhase.START:
+            row = (alert.id, alert.stream_id, alert.track_id, alert.started_t, alert.started_wall, alert.peak)
+            self._queue.put((_INSERT_EVENT, row))
+        else:
+            self._queue.put((_END_EVENT, (alert.t, alert.wall, alert.peak, alert.reason, alert.id)))
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is committed."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        barrier = _Barrier(threading.Event())
+        self._queue.put(barrier)
+        return barrier.done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything still queued, then stop the writer."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self, db: sqlite3.Connection) -> None:
+        try:
+            while self._write_batch(db):
+                pass
+        finally:
+            db.close()
+
+    def _write_batch(self, db: sqlite3.Connection) -> bool:
+        """Commit what arrived within one flush interval; False once the stop marker is seen."""
+        try:
+            first = self._queue.get(timeout=self._config.flush_interval_s)
+        except queue.Empty:
+            return True
+        items = [first]
+        while len(items) < self._config.batch_size and items[-1] is not None:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        rows = [item for item in items if isinstance(item, tuple)]
+        try:
+            with db:
+                for sql, params in rows:
+                    db.execute(sql, params)
+        except sqlite3.Error:
+            logger.exception("writing %d rows failed", len(rows))
+        for item in items:
+            if isinstance(item, _Barrier):
+                item.done.set()
+        return items[-1] is not None
+
+    # Reads run on their own short-lived connections: WAL lets them proceed while the writer writes.
+
+    def timeline(
+        self, stream_id: str, since: float | None, until: float | None, track: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT track, t, wall, prob, rolling, state, box FROM scores WHERE stream = ?"
+        params: list[Any] = [stream_id]
+        for clause, value in (("t >= ?", since), ("t <= ?", until), ("track = ?", track)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        sql += " ORDER BY t, id LIMIT ?"
+        params.append(limit)
+        rows = self._query(sql, params)
+        return [{**dict(r), "box": json.loads(r["box"])} for r in rows]
+
+    def events(self, stream_id: str | None, active: bool | None, limit: int) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM events WHERE 1 = 1"
+        params: list[Any] = []
+        if stream_id is not None:
+            sql += " AND stream = ?"
+            params.append(stream_id)
+        if active is not None:
+            sql += " AND end_wall IS NULL" if active else " AND end_wall IS NOT NULL"
+        sql += " ORDER BY start_wall DESC LIMIT ?"
+        params.append(limit)
+        return [dict(r) for r in self._query(sql, params)]
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        db = connect(self.path)
+        try:
+            return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
