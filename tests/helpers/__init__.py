@@ -1,0 +1,1 @@
+"""Helpers shared by the test packages: media generation and analysis shortcuts."""
