@@ -1,0 +1,223 @@
+"""The face cache: aligned crops and keypoints of every face in a set of source items.
+
+Layout of a cache folder:
+    items/<item_id>/<frame>_<face>.png   aligned crops (INPUT_SIZE px, BGR PNG, lossless)
+    items/<item_id>/faces.json           the item's rows (written last: its presence marks the item done)
+    index.csv                            all rows: item, file, label, group, dataset, split, kind, source,
+                                         frame, face, keypoints (10 numbers, crop pixels), face_px
+
+Videos keep one face track (the largest face, followed by box overlap) over a bounded number of frames,
+sampled as runs of consecutive analysis frames so clips exist for the LSTM.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from detector.faces.align import align_face
+from detector.faces.base import FaceDetector
+from detector.model.registry import INPUT_SIZE
+from detector.training.sources import MediaKind, SourceItem
+from detector.types import Detection
+
+logger = logging.getLogger(__name__)
+
+INDEX = "index.csv"
+FIELDS = [
+    "item", "file", "label", "group", "dataset", "split", "kind", "source", "frame", "face", "keypoints", "face_px",
+]
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """How items are turned into cached faces."""
+
+    max_frames: int = 64  # per video
+    run_length: int = 16  # consecutive analysis frames per run
+    stride: int = 2  # video frames between analysis frames (≈ 12–15 fps from 25–30 fps video)
+    max_faces: int = 4  # per image
+    min_face_px: float = 40.0
+    pad: float = 0.25  # constant border added around images so tight face crops are detected
+
+
+@dataclass(frozen=True)
+class CachedFace:
+    """One row of the index: an aligned face crop on disk and what it is."""
+
+    item: str
+    file: str  # relative to the cache root
+    label: int
+    group: str
+    dataset: str
+    split: str
+    kind: str
+    source: str
+    frame: int
+    face: int
+    keypoints: str  # "x1 y1 ... x5 y5" in crop pixels
+    face_px: float
+
+    def keypoint_array(self) -> np.ndarray:
+        return np.asarray([float(v) for v in self.keypoints.split()], np.float32).reshape(5, 2)
+
+
+def prepare(items: list[SourceItem], detector: FaceDetector, out: Path, config: PrepareConfig) -> list[CachedFace]:
+    """Detect, align and cache every item not cached yet; rewrite the index; return all rows."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in tqdm(items, desc="prepare", unit="item", dynamic_ncols=True):
+        folder = out / "items" / item.item_id
+        if (folder / "faces.json").is_file():
+            continue
+        try:
+            rows = _prepare_item(item, detector, out, folder, config)
+        except (OSError, ValueError, av.FFmpegError) as exc:
+            logger.warning("skipping %s: %s", item.path, exc)
+            rows = []
+        (folder / "faces.json").parent.mkdir(parents=True, exist_ok=True)
+        (folder / "faces.json").write_text(json.dumps([asdict(r) for r in rows]))
+    return write_index(out)
+
+
+def write_index(out: Path) -> list[CachedFace]:
+    """Rebuild index.csv from every item's faces.json."""
+    rows = [CachedFace(**r) for path in sorted(out.glob("items/*/faces.json")) for r in json.loads(path.read_text())]
+    with (out / INDEX).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+    logger.info("%s: %d faces from %d items", out, len(rows), len({r.item for r in rows}))
+    return rows
+
+
+def read_index(cache: Path) -> list[CachedFace]:
+    """All rows of a cache's index."""
+    with (cache / INDEX).open(newline="") as handle:
+        return [
+            CachedFace(**{**row, "label": int(row["label"]), "frame": int(row["frame"]), "face": int(row["face"]),
+                          "face_px": float(row["face_px"])})  # type: ignore[arg-type]
+            for row in csv.DictReader(handle)
+        ]
+
+
+def load_crop(cache: Path, row: CachedFace) -> np.ndarray:
+    image = cv2.imread(str(cache / row.file), cv2.IMREAD_COLOR)
+    if image is None:
+        raise OSError(f"cannot read {cache / row.file}")
+    return image
+
+
+def _prepare_item(
+    item: SourceItem, detector: FaceDetector, out: Path, folder: Path, config: PrepareConfig
+) -> list[CachedFace]:
+    folder.mkdir(parents=True, exist_ok=True)
+    if item.kind is MediaKind.IMAGE:
+        image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError("unreadable image")
+        faces = _image_faces(image, detector, config)
+        return [_save(item, out, folder, image, det, 0, i) for i, det in enumerate(faces)]
+    rows = []
+    previous: Detection | None = None
+    for index, frame in _video_frames(item.path, config):
+        det = _follow(detector.detect(frame), previous, config.min_face_px)
+        if det is not None:
+            rows.append(_save(item, out, folder, frame, det, index, 0))
+            previous = det
+    return rows
+
+
+def _image_faces(image: np.ndarray, detector: FaceDetector, config: PrepareConfig) -> list[Detection]:
+    """Faces of a still, found on a padded copy so faces touching the border are found too."""
+    pad = round(config.pad * max(image.shape[:2]))
+    # Constant, not mirrored, padding: a mirror would put reflected face parts beside the face.
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    found = [d for d in detector.detect(padded) if d.box.width >= config.min_face_px]
+    found.sort(key=lambda d: -d.box.area)
+    return [
+        Detection(box=d.box, keypoints=(d.keypoints - pad).astype(np.float32), score=d.score)
+        for d in found[: config.max_faces]
+    ]
+
+
+def _follow(found: list[Detection], previous: Detection | None, min_px: float) -> Detection | None:
+    """The detection continuing the track (best overlap with the previous box), else the largest face."""
+    found = [d for d in found if d.box.width >= min_px]
+    if not found:
+        return None
+    if previous is not None:
+        best = max(found, key=lambda d: d.box.iou(previous.box))
+        if best.box.iou(previous.box) > 0.3:
+            return best
+    return max(found, key=lambda d: d.box.area)
+
+
+def run_starts(total: int, config: PrepareConfig) -> list[int]:
+    """Start frames of evenly spaced runs of `run_length` analysis frames, at most `max_frames` in all."""
+    span = config.run_length * config.stride
+    runs = max(1, config.max_frames // config.run_length)
+    if total <= span:
+        return [0]
+    last = total - span
+    count = min(runs, last // span + 1)
+    return sorted({round(last * k / max(1, count - 1)) for k in range(count)}) if count > 1 else [0]
+
+
+def selected_frames(total: int, config: PrepareConfig) -> set[int]:
+    frames: set[int] = set()
+    for start in run_starts(total, config):
+        frames.update(range(start, min(total, start + config.run_length * config.stride), config.stride))
+    return frames
+
+
+def _count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.frames:
+            return int(stream.frames)
+        return sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def _video_frames(path: Path, config: PrepareConfig) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, BGR image) for the sampled frames only; decoding stops after the last one."""
+    wanted = selected_frames(_count_frames(path), config)
+    last = max(wanted)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index in wanted:
+                yield index, frame.to_ndarray(format="bgr24")
+            if index >= last:
+                break
+
+
+def _save(
+    item: SourceItem, out: Path, folder: Path, image: np.ndarray, det: Detection, frame: int, face: int
+) -> CachedFace:
+    aligned = align_face(image, det.keypoints, INPUT_SIZE)
+    path = folder / f"{frame:06d}_{face}.png"
+    cv2.imwrite(str(path), aligned.crop)
+    return CachedFace(
+        item=item.item_id,
+        file=path.relative_to(out).as_posix(),
+        label=item.label,
+        group=item.group,
+        dataset=item.dataset,
+        split=item.split,
+        kind=item.kind.value,
+        source=str(item.path),
+        frame=frame,
+        face=face,
+        keypoints=" ".join(f"{v:.2f}" for v in aligned.keypoints.reshape(-1)),
+        face_px=round(det.box.width, 1),
+    )

@@ -1,0 +1,140 @@
+"""Subcommands `prepare`, `synth`, `train` and `eval`, registered on the main CLI by `add_subcommands`."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import logging
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the training subcommands on an argparse subparsers object."""
+    _add_prepare(subparsers)
+    _add_synth(subparsers)
+    _add_train(subparsers)
+
+
+def _add_prepare(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "prepare", help="detect, align and cache face crops from videos/images (plain, FF++, Celeb-DF, DFDC)"
+    )
+    parser.add_argument("sources", nargs="*", type=Path, metavar="SRC", help="folders of media or data set roots")
+    parser.add_argument("--out", type=Path, required=True, help="cache folder")
+    parser.add_argument("--label", choices=["real", "fake"], default="real", help="label of plain folders")
+    parser.add_argument("--package-faces", action="store_true",
+                        help="also cache the real face photos shipped inside installed packages")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip files whose path relative to SRC matches (repeatable)")
+    parser.add_argument("--max-frames", type=int, default=64, help="frames kept per video")
+    parser.add_argument("--run-length", type=int, default=16, help="consecutive analysis frames per run")
+    parser.add_argument("--stride", type=int, default=2, help="video frames between analysis frames")
+    parser.add_argument("--max-faces", type=int, default=4, help="faces kept per image")
+    parser.add_argument("--min-face", type=float, default=40.0, help="smallest face width in pixels")
+    parser.set_defaults(handler=run_prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Handler of `prepare`."""
+    from detector.config import RetinaFaceConfig
+    from detector.faces.retinaface import RetinaFaceDetector
+    from detector.training.cache import PrepareConfig, prepare
+    from detector.training.sources import discover, package_faces
+
+    items = package_faces() if args.package_faces else []
+    for root in args.sources:
+        if not root.is_dir():
+            logger.error("not a folder: %s", root)
+            return 2
+        found = discover(root, label=1 if args.label == "fake" else 0)
+        items += [i for i in found if not _excluded(i.path.relative_to(root).as_posix(), args.exclude)]
+    config = PrepareConfig(
+        max_frames=args.max_frames, run_length=args.run_length, stride=args.stride,
+        max_faces=args.max_faces, min_face_px=args.min_face,
+    )
+    rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig()), args.out, config)
+    print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")
+    return 0
+
+
+def _add_synth(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("synth", help="write example self-blended real/fake/mask PNGs from a cache")
+    parser.add_argument("cache", type=Path, help="a prepared cache")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("-n", type=int, default=16, help="number of examples")
+    parser.add_argument("--grid", type=Path, default=None, help="also write a grid of the first 6 triples here")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(handler=run_synth)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    """Handler of `synth`."""
+    from detector.training.examples import write_examples
+
+    written = write_examples(args.cache, args.out, args.n, args.seed, args.grid)
+    print(f"{written} examples in {args.out}")
+    return 0
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("train", help="train the CNN-LSTM on real faces and their self-blended fakes")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, metavar="CACHE", help="prepared caches")
+    parser.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/NAME")
+    parser.add_argument("--holdout", action="append", default=[], metavar="PREFIX",
+                        help="groups starting with PREFIX are validation (repeatable)")
+    parser.add_argument("--item-split", action="append", default=[], metavar="PREFIX",
+                        help="groups starting with PREFIX hold one identity per item: split by item (repeatable)")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="hashed fraction of groups/items held out")
+    parser.add_argument("--epochs", type=float, default=5.0, help="stage 1 epochs")
+    parser.add_argument("--lstm-epochs", type=int, default=25, help="stage 2 epochs")
+    parser.add_argument("--still-clips", type=int, default=1500, help="stage 2 sequences synthesised from stills")
+    parser.add_argument("--max-minutes", type=float, default=60.0, help="wall-clock budget of both stages")
+    parser.add_argument("--stage2-minutes", type=float, default=15.0, help="part of the budget kept for stage 2")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
+    parser.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of `train`."""
+    from detector.training.data import SplitRule
+    from detector.training.train import TrainConfig, train
+
+    config = TrainConfig(
+        caches=tuple(args.data),
+        out=args.out,
+        rule=SplitRule(tuple(args.holdout), tuple(args.item_split), args.val_fraction),
+        seed=args.seed,
+        epochs=args.epochs,
+        lstm_epochs=args.lstm_epochs,
+        still_clips=args.still_clips,
+        max_minutes=args.max_minutes,
+        stage2_minutes=args.stage2_minutes,
+        threads=args.threads,
+        resume=args.resume,
+    )
+    metrics = train(config)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _excluded(rel: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(rel, p) for p in patterns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point: `python -m detector.training.cli SUBCOMMAND ...`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="deepfake-monitor", description="deepfake-monitor training tools")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Example self-blended fakes as PNGs, and the documentation grid of real/fake/mask triples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from detector.training.cache import load_crop, read_index
+from detector.training.synthesis import BlendResult, self_blend
+
+
+def write_examples(cache: Path, out: Path, count: int, seed: int, grid: Path | None = None) -> int:
+    """Write `count` real/fake/mask PNG triples from random still faces of `cache`; optionally a grid."""
+    rng = np.random.default_rng(seed)
+    rows = [r for r in read_index(cache) if r.label == 0]
+    out.mkdir(parents=True, exist_ok=True)
+    triples = []
+    for k, i in enumerate(rng.choice(len(rows), size=min(count, len(rows)), replace=False)):
+        row = rows[int(i)]
+        result = self_blend(load_crop(cache, row), row.keypoint_array(), rng)
+        cv2.imwrite(str(out / f"{k:03d}_real.png"), result.real)
+        cv2.imwrite(str(out / f"{k:03d}_fake.png"), result.fake)
+        cv2.imwrite(str(out / f"{k:03d}_mask.png"), _mask_image(result))
+        triples.append(result)
+    if grid is not None:
+        write_grid(triples[:6], grid)
+    return len(triples)
+
+
+def _mask_image(result: BlendResult) -> np.ndarray:
+    return cv2.cvtColor(np.round(result.mask * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def write_grid(triples: list[BlendResult], path: Path, columns: int = 2) -> None:
+    """Real | fake | mask per cell, `columns` cells per row, small gaps between cells."""
+    cells = [np.hstack([t.real, t.fake, _mask_image(t)]) for t in triples]
+    gap = np.full((cells[0].shape[0], 8, 3), 255, np.uint8)
+    while len(cells) % columns:
+        cells.append(np.zeros_like(cells[0]))
+    rows = [
+        np.hstack([x for c in cells[r : r + columns] for x in (c, gap)][:-1]) for r in range(0, len(cells), columns)
+    ]
+    hgap = np.full((8, rows[0].shape[1], 3), 255, np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.vstack([x for r in rows for x in (r, hgap)][:-1]))

@@ -1,0 +1,115 @@
+"""Stage 2: the LSTM head on frozen CNN embeddings of real clips and their self-blended fakes.
+
+The CNN is frozen, so every clip is embedded once up front; the head (proj, cell, temporal_head) then
+trains in seconds per epoch with truncated back-propagation through time over windows of T frames, the
+state carried (detached) from one window to the next exactly as the streaming analyzer carries it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from detector.model.network import DeepfakeNet
+from detector.training.clips import make_clip_pair, still_sequence
+from detector.training.data import FacePool
+from detector.training.frames import frame_outputs
+
+
+@dataclass(frozen=True)
+class ClipBank:
+    """Embedded clips: (N, T, D) embeddings, (N, T) frame logits, (N, T) labels, (N,) clip labels."""
+
+    embeddings: torch.Tensor = field(repr=False)
+    frame_logits: torch.Tensor = field(repr=False)
+    labels: torch.Tensor = field(repr=False)
+    clip_labels: torch.Tensor = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        return {k: getattr(self, k) for k in ("embeddings", "frame_logits", "labels", "clip_labels")}
+
+
+def clip_sources(pool: FacePool, stills: int, reuse: int, length: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """Yield (crops, keypoints) of clips: `length`-frame windows of video runs, `reuse` times each,
+    then `stills` synthetic sequences from randomly chosen real stills."""
+    for run in pool.runs:
+        if pool.faces[run[0]].row.label != 0 or len(run) < length:
+            continue
+        for _ in range(reuse):
+            start = int(rng.integers(0, len(run) - length + 1))
+            window = run[start : start + length]
+            yield [pool.faces[i].crop for i in window], [pool.faces[i].keypoints for i in window]
+    candidates = [i for i in pool.stills if pool.faces[i].row.label == 0]
+    for i in rng.choice(candidates, size=min(stills, len(candidates)), replace=stills > len(candidates)):
+        face = pool.faces[int(i)]
+        yield still_sequence(face.crop, face.keypoints, length, rng)
+
+
+def build_bank(
+    net: DeepfakeNet, pool: FacePool, rng: np.random.Generator, *, stills: int, reuse: int, length: int
+) -> ClipBank:
+    """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN."""
+    embeddings, logits, labels, clip_labels = [], [], [], []
+    sources = list(clip_sources(pool, stills, reuse, length, rng))
+    for crops, keypoints in tqdm(sources, desc="embed clips", unit="clip", dynamic_ncols=True):
+        pair = make_clip_pair(crops, keypoints, rng)
+        emb, lg = frame_outputs(net, pair.real + pair.fake)
+        embeddings += [emb[:length], emb[length:]]
+        logits += [lg[:length], lg[length:]]
+        labels += [np.zeros(length, np.float32), pair.labels]
+        clip_labels += [0.0, 1.0]
+    return ClipBank(
+        embeddings=torch.from_numpy(np.stack(embeddings)),
+        frame_logits=torch.from_numpy(np.stack(logits)),
+        labels=torch.from_numpy(np.stack(labels)),
+        clip_labels=torch.tensor(clip_labels),
+    )
+
+
+def head_parameters(net: DeepfakeNet) -> list[torch.nn.Parameter]:
+    """What stage 2 trains; the backbone and frame head stay frozen."""
+    return [*net.proj.parameters(), *net.cell.parameters(), *net.temporal_head.parameters()]
+
+
+def train_epoch(
+    net: DeepfakeNet, bank: ClipBank, optimizer: torch.optim.Optimizer, rng: np.random.Generator,
+    *, window: int, batch: int,
+) -> float:
+    """One pass over the bank in shuffled batches of clips; returns the mean loss."""
+    net.train()
+    order = torch.from_numpy(rng.permutation(len(bank)))
+    losses = []
+    for start in range(0, len(bank), batch):
+        idx = order[start : start + batch]
+        emb, lg, y = bank.embeddings[idx].float(), bank.frame_logits[idx], bank.labels[idx]
+        state = None
+        for t0 in range(0, y.shape[1], window):
+            out, state = net.forward_sequence(emb[:, t0 : t0 + window], lg[:, t0 : t0 + window], state)
+            loss = F.binary_cross_entropy_with_logits(out, y[:, t0 : t0 + window])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            # Truncated BPTT: carry the state to the next window but not its gradient.
+            state = (state[0].detach(), state[1].detach())
+            losses.append(float(loss))
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+@torch.no_grad()
+def sequence_probs(net: DeepfakeNet, bank: ClipBank, batch: int = 256) -> np.ndarray:
+    """Per-step fake probabilities (N, T) of the streaming head over whole clips."""
+    net.eval()
+    outs = []
+    for start in range(0, len(bank), batch):
+        out, _ = net.forward_sequence(
+            bank.embeddings[start : start + batch].float(), bank.frame_logits[start : start + batch]
+        )
+        outs.append(torch.sigmoid(out).numpy())
+    return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)

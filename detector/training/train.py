@@ -1,0 +1,270 @@
+"""The two-stage training run: frame CNN on self-blended pairs, then the LSTM head on embedded clips.
+
+Every epoch writes `state.pt` (weights, optimizer, scheduler, random states) so `--resume` continues
+where a run stopped; a wall-clock budget ends either stage cleanly and the final checkpoint
+(`final.pt`, float16, threshold calibrated on held-out real faces) is always written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from detector.model.network import DeepfakeNet
+from detector.model.registry import INPUT_SIZE, save_checkpoint
+from detector.training.data import FacePool, SplitRule, load_pools
+from detector.training.frames import PairSampler, frame_outputs, reals_per_epoch, validation_pairs
+from detector.training.metrics import auc, rates_at, threshold_for_fpr
+from detector.training.temporal import ClipBank, build_bank, head_parameters, sequence_probs, train_epoch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (stored in the checkpoint as its recipe)."""
+
+    caches: tuple[Path, ...]
+    out: Path
+    rule: SplitRule = field(default_factory=SplitRule)
+    seed: int = 0
+    epochs: float = 5.0  # stage 1; RESEARCH: beyond ~5 epochs the frame model overfits synthesis
+    pairs: int = 16  # reals per step, each with its fake
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    max_minutes: float = 60.0
+    stage2_minutes: float = 15.0  # reserved out of max_minutes for stage 2
+    clip_length: int = 16
+    window: int = 8  # truncated BPTT window
+    still_clips: int = 1500
+    run_reuse: int = 4
+    lstm_epochs: int = 25
+    lstm_lr: float = 1e-3
+    max_fpr: float = 0.05
+    threads: int = 2
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """Wall-clock budget of one invocation."""
+
+    start: float
+    seconds: float
+
+    def left(self) -> float:
+        return self.seconds - (time.monotonic() - self.start)
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run (or resume) both stages and write `final.pt`; returns the metrics stored in it."""
+    torch.set_num_threads(config.threads)
+    deadline = Deadline(time.monotonic(), config.max_minutes * 60)
+    config.out.mkdir(parents=True, exist_ok=True)
+    pools = load_pools(list(config.caches), config.rule)
+    _log_pools(pools)
+    net = DeepfakeNet(pretrained_backbone=True)
+    state = _load_state(config.out) if config.resume else None
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    if state is not None:
+        net.load_state_dict(state["net"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+    history: list[dict[str, Any]] = list(state["history"]) if state else []
+    stage = int(state["stage"]) if state else 1
+    if stage == 1:
+        _stage1(net, pools, config, deadline, rng, state, history)
+        state = None
+    banks = _banks(net, pools, config, deadline, rng)
+    _stage2(net, banks, config, deadline, rng, state if stage == 2 else None, history)
+    metrics = _finish(net, banks[1], config, history, deadline)
+    return metrics
+
+
+def _log_pools(pools: dict[str, FacePool]) -> None:
+    for role, pool in pools.items():
+        items = {f.row.item for f in pool.faces}
+        logger.info("%s: %d faces, %d items, %d video runs", role, len(pool.faces), len(items), len(pool.runs))
+
+
+def _stage1(
+    net: DeepfakeNet, pools: dict[str, FacePool], config: TrainConfig, deadline: Deadline,
+    rng: np.random.Generator, state: dict[str, Any] | None, history: list[dict[str, Any]],
+) -> None:
+    """Frame-level training on balanced real/fake pairs, validated on held-out identities per epoch."""
+    sampler = PairSampler.build(pools["train"])
+    steps_per_epoch = math.ceil(reals_per_epoch(sampler) / config.pairs)
+    total = round(config.epochs * steps_per_epoch)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(total, warmup=min(50, total // 10)))
+    start = 0
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start = int(state["step"])
+    val_crops, val_labels = validation_pairs(pools["val"], config.seed + 1)
+    logger.info("stage 1: %d steps (%d per epoch), %d validation crops", total, steps_per_epoch, len(val_crops))
+    net.train()
+    bar = tqdm(range(start, total), desc="stage 1", unit="step", initial=start, total=total, dynamic_ncols=True)
+    for step in bar:
+        if deadline.left() < config.stage2_minutes * 60:
+            logger.warning("stage 1 stopped by the time budget at step %d of %d", step, total)
+            break
+        x, y = sampler.batch(config.pairs, rng)
+        loss = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        if (step + 1) % steps_per_epoch == 0 or step + 1 == total:
+            val_auc = _frame_auc(net, val_crops, val_labels)
+            epoch = (step + 1) / steps_per_epoch
+            history.append({"stage": 1, "epoch": epoch, "loss": float(loss), "val_frame_auc": val_auc})
+            logger.info("stage 1 epoch %.2f: loss %.4f, validation frame AUC %.4f", epoch, float(loss), val_auc)
+            net.train()
+        if (step + 1) % 100 == 0 or (step + 1) % steps_per_epoch == 0:
+            _save_state(config.out, net, rng, history, stage=1, step=step + 1, optimizer=optimizer, scheduler=scheduler)
+    _save_state(config.out, net, rng, history, stage=2, step=0)
+
+
+def _warmup_cosine(total: int, warmup: int):  # type: ignore[no-untyped-def]
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _frame_auc(net: DeepfakeNet, crops: list[np.ndarray], labels: np.ndarray) -> float:
+    if not crops:
+        return float("nan")
+    _, logits = frame_outputs(net, crops)
+    return auc(labels, logits)
+
+
+def _banks(
+    net: DeepfakeNet, pools: dict[str, FacePool], config: TrainConfig, deadline: Deadline, rng: np.random.Generator
+) -> tuple[ClipBank, ClipBank]:
+    """Embedded train and validation clips, cached in the run folder (the CNN is frozen from here on)."""
+    paths = (config.out / "bank_train.pt", config.out / "bank_val.pt")
+    if all(p.is_file() for p in paths):
+        return tuple(ClipBank(**torch.load(p)) for p in paths)  # type: ignore[return-value]
+    val_rng = np.random.default_rng(config.seed + 2)
+    val = build_bank(net, pools["val"], val_rng, stills=len(pools["val"].stills), reuse=2, length=config.clip_length)
+    # Spend at most half of what is left on embedding training clips; each costs about 0.25 s.
+    affordable = int(max(0.0, deadline.left() / 2) / 0.25)
+    stills = max(50, min(config.still_clips, affordable))
+    train = build_bank(net, pools["train"], rng, stills=stills, reuse=config.run_reuse, length=config.clip_length)
+    for bank, path in zip((train, val), paths, strict=True):
+        torch.save(bank.to_dict(), path)
+    return train, val
+
+
+def _stage2(
+    net: DeepfakeNet, banks: tuple[ClipBank, ClipBank], config: TrainConfig, deadline: Deadline,
+    rng: np.random.Generator, state: dict[str, Any] | None, history: list[dict[str, Any]],
+) -> None:
+    """LSTM head on frozen embeddings, truncated BPTT over windows of `config.window` frames."""
+    train_bank, val_bank = banks
+    for p in net.parameters():
+        p.requires_grad_(False)
+    params = head_parameters(net)
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(params, lr=config.lstm_lr, weight_decay=config.weight_decay)
+    first = 0
+    if state is not None and "optimizer" in state:
+        optimizer.load_state_dict(state["optimizer"])
+        first = int(state["step"])
+    logger.info("stage 2: %d train clips, %d validation clips", len(train_bank), len(val_bank))
+    for epoch in tqdm(range(first, config.lstm_epochs), desc="stage 2", unit="epoch", dynamic_ncols=True):
+        if deadline.left() < 60:
+            logger.warning("stage 2 stopped by the time budget after %d epochs", epoch)
+            break
+        loss = train_epoch(net, train_bank, optimizer, rng, window=config.window, batch=64)
+        video_auc = auc(val_bank.clip_labels.numpy(), sequence_probs(net, val_bank).mean(axis=1))
+        history.append({"stage": 2, "epoch": epoch + 1, "loss": loss, "val_video_auc": video_auc})
+        logger.info("stage 2 epoch %d: loss %.4f, validation video AUC %.4f", epoch + 1, loss, video_auc)
+        _save_state(config.out, net, rng, history, stage=2, step=epoch + 1, optimizer=optimizer)
+
+
+def _finish(
+    net: DeepfakeNet, val_bank: ClipBank, config: TrainConfig, history: list[dict[str, Any]], deadline: Deadline
+) -> dict[str, Any]:
+    """Calibrate the threshold on held-out real clips, write final.pt and summary.json."""
+    probs = sequence_probs(net, val_bank)
+    clip_labels = val_bank.clip_labels.numpy()
+    frame_labels = val_bank.labels.numpy()
+    real_frames = probs[clip_labels == 0].ravel()
+    threshold = threshold_for_fpr(real_frames, config.max_fpr)
+    frame_only = 1 / (1 + np.exp(-val_bank.frame_logits.numpy()))
+    video = probs.mean(axis=1)
+    metrics = {
+        "protocol": "held-out identities; self-blended clips of 16 frames (JPEG or H.264 post-processing); "
+        "threshold = lowest with <= 5 % of held-out real frames above it",
+        "val_frame_auc": auc(frame_labels.ravel(), probs.ravel()),
+        "val_video_auc": auc(clip_labels, video),
+        "val_video_auc_frame_model_only": auc(clip_labels, frame_only.mean(axis=1)),
+        "threshold": threshold,
+        "val_frame_fpr": rates_at(frame_labels.ravel(), probs.ravel(), threshold).fpr,
+        "val_frame_tpr": rates_at(frame_labels.ravel(), probs.ravel(), threshold).tpr,
+        "val_video_fpr": rates_at(clip_labels, video, threshold).fpr,
+        "val_video_tpr": rates_at(clip_labels, video, threshold).tpr,
+        "val_clips": len(val_bank),
+        "train_minutes": round((deadline.seconds - deadline.left()) / 60, 1),
+    }
+    recipe = _recipe(config, history)
+    save_checkpoint(net, config.out / "final.pt", trained=True, threshold=threshold, metrics=metrics, recipe=recipe)
+    (config.out / "summary.json").write_text(json.dumps({"metrics": metrics, "recipe": recipe}, indent=2))
+    logger.info("final checkpoint %s: %s", config.out / "final.pt", json.dumps(metrics))
+    return metrics
+
+
+def _recipe(config: TrainConfig, history: list[dict[str, Any]]) -> dict[str, Any]:
+    recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    recipe["caches"] = [str(c) for c in config.caches]
+    recipe["rule"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.rule).items()}
+    recipe["input_size"] = INPUT_SIZE
+    recipe["history"] = history
+    return recipe
+
+
+def _save_state(
+    out: Path, net: DeepfakeNet, rng: np.random.Generator, history: list[dict[str, Any]], *, stage: int, step: int,
+    optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+) -> None:
+    """Everything `--resume` needs, written atomically."""
+    payload: dict[str, Any] = {
+        "stage": stage, "step": step, "net": net.state_dict(), "rng": rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(), "history": history,
+    }
+    if optimizer is not None:
+        payload["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        payload["scheduler"] = scheduler.state_dict()
+    tmp = out / "state.tmp"
+    torch.save(payload, tmp)
+    tmp.replace(out / "state.pt")
+
+
+def _load_state(out: Path) -> dict[str, Any] | None:
+    path = out / "state.pt"
+    if not path.is_file():
+        logger.warning("--resume: no %s, starting afresh", path)
+        return None
+    logger.info("resuming from %s", path)
+    return torch.load(path, map_location="cpu", weights_only=False)  # type: ignore[no-any-return]
