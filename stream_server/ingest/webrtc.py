@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -34,6 +35,7 @@ from stream_server.types import StreamKind, StreamStatus
 logger = logging.getLogger(__name__)
 
 _MAX_NAME = 100
+_FINGERPRINT = re.compile(r"(?:[0-9A-Fa-f]{2}:){15,63}[0-9A-Fa-f]{2}")
 
 
 class OfferError(ValueError):
@@ -80,6 +82,15 @@ def _check_sdp(sdp: str) -> None:
         raise OfferError(400, f"malformed SDP ({type(exc).__name__}: {exc})"[:300]) from exc
     if not any(media.kind == "video" for media in parsed.media):
         raise OfferError(400, "offer has no video section")
+    # aiortc accepts these gaps and only fails later, inside ICE or DTLS; a client deserves to know now.
+    for media in parsed.media:
+        if media.host is None:
+            raise OfferError(400, f"{media.kind} section has no connection address (c=)")
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+            raise OfferError(400, f"{media.kind} section has no ICE credentials")
+        fingerprints = media.dtls.fingerprints if media.dtls is not None else []
+        if not fingerprints or not all(_FINGERPRINT.fullmatch(f.value) for f in fingerprints):
+            raise OfferError(400, f"{media.kind} section has no valid DTLS fingerprint")
 
 
 class WebRtcSource(StreamSource):
