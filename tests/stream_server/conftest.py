@@ -121,7 +121,12 @@ async def next_message(ws: Any, predicate: Callable[[dict[str, Any]], bool], see
 
 
 async def wait_message(
-    ws: Any, predicate: Callable[[dict[str, Any]], bool], seen: list[dict[str, Any]], timeout: float = 60
+    ws: Any, predicate: Callable[[dict[str, Any]], bool], seen: list[dict[str, Any]], guard_s: float = 60
 ) -> dict[str, Any]:
     """`next_message` with a generous guard, so a broken server fails the test instead of hanging it."""
-    return await asyncio.wait_for(next_message(ws, predicate, seen), timeout)
+    return await asyncio.wait_for(next_message(ws, predicate, seen), guard_s)
+
+
+@pytest.fixture(scope="session")
+def carphone_bytes(carphone: Path) -> bytes:
+    return carphone.read_bytes()

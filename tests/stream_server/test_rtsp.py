@@ -1,0 +1,150 @@
+"""RTSP ingest against a real RTSP server process (GStreamer's, driven by the system Python).
+
+The server is killed and started again mid-stream: the camera must go back to `live` by itself.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.stream_server.conftest import LiveServer, free_port, wait_message
+
+pytestmark = pytest.mark.integration
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+HELPER = Path(__file__).with_name("rtsp_server.py")
+SECRET = "s3cr3t-pass"
+# Short timeouts and backoff so a reconnection happens within a few seconds.
+RTSP = {"open_timeout_s": 3, "read_timeout_s": 3, "stall_s": 2, "backoff_initial_s": 0.5, "backoff_max_s": 2}
+
+
+_PROBE = """
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer
+Gst.init(None)
+missing = [e for e in ("filesrc", "qtdemux", "h264parse", "rtph264pay") if Gst.ElementFactory.find(e) is None]
+raise SystemExit(", ".join(missing) or None)
+"""
+
+
+def _gstreamer_missing() -> str | None:
+    """Why the RTSP server cannot run here, or None when it can."""
+    if not Path(SYSTEM_PYTHON).exists():
+        return f"{SYSTEM_PYTHON} not found"
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", _PROBE], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        detail = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "missing elements"
+        return f"GStreamer RTSP server unavailable ({detail}); apt packages: .ci/apt-packages.txt"
+    return None
+
+
+class RtspServer:
+    """The helper script as a child process; restartable on the same port."""
+
+    def __init__(self, clip: Path) -> None:
+        self.clip = clip
+        self.port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://viewer:{SECRET}@127.0.0.1:{self.port}/face"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [SYSTEM_PYTHON, str(HELPER), str(self.port), str(self.clip)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # blocks until the server listens (or dies)
+        assert line.strip() == "READY", line
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def rtsp_server(face_loop: Path) -> Iterator[RtspServer]:
+    reason = _gstreamer_missing()
+    if reason:
+        pytest.skip(reason)
+    server = RtspServer(face_loop)
+    server.start()
+    yield server
+    server.kill()
+
+
+def _status(stream_id: str, *statuses: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m["type"] == "status" and m["stream"]["id"] == stream_id and m["stream"]["status"] in statuses
+
+
+@pytest.mark.asyncio
+async def test_camera_scores_and_reconnects_after_server_restart(
+    serve: Callable[..., LiveServer], rtsp_server: RtspServer
+) -> None:
+    server = serve(rtsp=RTSP)
+    seen: list[dict[str, Any]] = []
+    async with connect(server.ws_url) as ws, httpx.AsyncClient(base_url=server.url) as http:
+        await wait_message(ws, lambda m: m["type"] == "hello", seen)
+        reply = await http.post("/api/streams", json={"url": rtsp_server.url, "name": "door"})
+        assert reply.status_code == 201, reply.text
+        stream_id = reply.json()["id"]
+        await wait_message(ws, _status(stream_id, "live"), seen)
+        for _ in range(3):
+            await wait_message(ws, lambda m: m["type"] == "score" and m["stream"] == stream_id, seen)
+
+        rtsp_server.kill()
+        lost = await wait_message(ws, _status(stream_id, "reconnecting", "stalled"), seen)
+        rtsp_server.start()
+        await wait_message(ws, _status(stream_id, "live"), seen)
+        await wait_message(ws, lambda m: m["type"] == "score" and m["stream"] == stream_id, seen)
+
+        listed = (await http.get("/api/streams")).json()["streams"]
+        health = (await http.get("/api/health")).json()
+        assert (await http.delete(f"/api/streams/{stream_id}")).status_code == 200
+        await wait_message(ws, _status(stream_id, "stopped"), seen)
+
+    assert lost["stream"]["status"] in ("reconnecting", "stalled")
+    [camera] = listed
+    assert camera["status"] == "live" and camera["kind"] == "rtsp" and camera["name"] == "door"
+    assert health["status"] == "ok"
+    # Credentials never leave the server: not in API replies, not on the WebSocket.
+    assert SECRET not in reply.text and SECRET not in str(listed)
+    assert not [m for m in seen if SECRET in str(m)]
+    assert "viewer:" not in camera["source"] and "127.0.0.1" in camera["source"]
+
+
+@pytest.mark.asyncio
+async def test_unreachable_camera_reconnects_without_hurting_others(
+    serve: Callable[..., LiveServer], carphone_bytes: bytes
+) -> None:
+    server = serve(rtsp=RTSP)
+    dead = f"rtsp://admin:{SECRET}@127.0.0.1:{free_port()}/nothing"
+    seen: list[dict[str, Any]] = []
+    async with connect(server.ws_url) as ws, httpx.AsyncClient(base_url=server.url) as http:
+        camera = (await http.post("/api/streams", json={"url": dead, "name": "gone"})).json()
+        failing = await wait_message(ws, _status(camera["id"], "reconnecting"), seen)
+        upload = await http.post("/api/uploads?name=face.mp4", content=carphone_bytes)
+        assert upload.status_code == 201, upload.text
+        await wait_message(ws, lambda m: m["type"] == "score" and m["stream"] == upload.json()["id"], seen)
+        await wait_message(ws, _status(upload.json()["id"], "stopped"), seen)
+        health = (await http.get("/api/health")).json()
+        listed = {s["id"]: s for s in (await http.get("/api/streams")).json()["streams"]}
+    assert failing["stream"]["error"]
+    assert SECRET not in str(failing) and SECRET not in str(listed)
+    assert listed[camera["id"]]["status"] == "reconnecting"
+    assert listed[upload.json()["id"]]["error"] is None
+    assert health["status"] == "ok"
