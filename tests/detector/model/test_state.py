@@ -1,0 +1,150 @@
+"""Per-track LSTM state: carried from one analyzed frame (window) to the next, and gone when a track ends.
+
+Shown by the model's own outputs: the same frame scored with and without the state carried from earlier
+frames gives different probabilities, and the first score of a new track equals a fresh-state score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from detector.config import Config
+from detector.faces.align import align_face
+from detector.frames import FrameReader, resolve_source
+from detector.model.network import HIDDEN, DeepfakeNet, RecurrentState, preprocess
+from detector.model.state import TrackStateStore
+from detector.pipeline import Analyzer
+from detector.types import Frame
+from tests.helpers.analysis import unique_stream_id
+from tests.helpers.media import Clips
+
+SAME = 1e-6  # identical inputs through identical code: equal up to float noise
+DIFFERENT = 1e-5  # the smallest change carried state must make
+
+
+def frames_of(path: Path, fps: float = 15) -> list[Frame]:
+    reader = FrameReader(resolve_source(str(path)), "source", fps)
+    try:
+        return list(reader)
+    finally:
+        reader.close()
+
+
+def probs(analyzer: Analyzer, frames: list[Frame], stream_id: str) -> list[dict[int, float | None]]:
+    """Each frame's {track: prob}, frames fed one by one to one stream."""
+    out = []
+    for frame in frames:
+        (result,) = analyzer.process([replace(frame, stream_id=stream_id)])
+        out.append({f.track_id: f.prob for f in result.faces})
+    return out
+
+
+def fresh_prob(analyzer: Analyzer, frame: Frame) -> float:
+    """The frame's only face scored by a stream that has seen nothing before (zero state)."""
+    stream_id = unique_stream_id("fresh")
+    try:
+        ((prob,),) = [list(p.values()) for p in probs(analyzer, [frame], stream_id)]
+    finally:
+        analyzer.close_stream(stream_id)
+    assert prob is not None
+    return prob
+
+
+@pytest.fixture(scope="module")
+def every_frame_detector(analyzer: Analyzer) -> Analyzer:
+    # The detector on every frame: a frame's crop is then the same whichever stream sees it, so any
+    # difference between two scores of that frame comes from the LSTM state alone.
+    config = Config.model_validate({"analysis": {"detect_every": 1}})
+    return Analyzer(config, detector=analyzer.detector, model=analyzer.model)
+
+
+@pytest.fixture(scope="module")
+def embedded(analyzer: Analyzer, clips: Clips) -> tuple[torch.Tensor, torch.Tensor]:
+    """Embeddings and frame logits of 6 real aligned face crops from the moving-face clip."""
+    frames = frames_of(clips.get("moving_face"), fps=5)[:6]
+    crops = []
+    for frame in frames:
+        (face,) = analyzer.detector.detect(frame.image)
+        crops.append(align_face(frame.image, face.keypoints, analyzer.info.input_size).crop)
+    with torch.inference_mode():
+        output = analyzer.model.net.embed(preprocess(crops))
+    return output.embeddings, output.frame_logits
+
+
+def test_store_starts_tracks_at_zero_and_forgets_them() -> None:
+    store = TrackStateStore()
+    state = RecurrentState(torch.ones(HIDDEN), torch.ones(HIDDEN))
+
+    assert torch.equal(store.get(7).h, torch.zeros(HIDDEN)) and 7 not in store
+    store.put(7, state)
+    assert store.get(7) is state and len(store) == 1
+    store.drop(7)
+    assert torch.equal(store.get(7).c, torch.zeros(HIDDEN)) and len(store) == 0
+    store.put(1, state)
+    store.put(2, state)
+    store.reset_all()
+    assert len(store) == 0
+
+
+def test_network_output_depends_on_the_state_it_is_given(analyzer: Analyzer, embedded: tuple) -> None:
+    net: DeepfakeNet = analyzer.model.net
+    emb, logits = embedded
+    zeros = torch.zeros(1, HIDDEN)
+    with torch.inference_mode():
+        first, h, c = net.step(emb[:1], logits[:1], zeros, zeros)
+        carried, _, _ = net.step(emb[:1], logits[:1], h, c)
+        fresh, _, _ = net.step(emb[:1], logits[:1], zeros, zeros)
+
+    assert abs(float(carried - first)) > DIFFERENT  # same crop, carried state: another answer
+    assert abs(float(fresh - first)) < SAME  # same crop, zero state: the same answer
+
+
+def test_windows_with_carried_state_equal_one_long_sequence(analyzer: Analyzer, embedded: tuple) -> None:
+    net: DeepfakeNet = analyzer.model.net
+    emb, logits = (t.unsqueeze(0) for t in embedded)  # one track, 6 steps
+    with torch.inference_mode():
+        whole, _ = net.forward_sequence(emb, logits)
+        head, state = net.forward_sequence(emb[:, :3], logits[:, :3])
+        tail, _ = net.forward_sequence(emb[:, 3:], logits[:, 3:], state)
+        restarted, _ = net.forward_sequence(emb[:, 3:], logits[:, 3:])
+
+    torch.testing.assert_close(torch.cat([head, tail], dim=1), whole, atol=SAME, rtol=0)
+    assert (restarted - tail).abs().min() > DIFFERENT  # dropping the state changes every later output
+
+
+def test_analyzer_carries_state_from_frame_to_frame(every_frame_detector: Analyzer, clips: Clips) -> None:
+    frames = frames_of(clips.get("moving_face"))[:8]
+    stream_id = unique_stream_id("carried")
+
+    carried = [p[1] for p in probs(every_frame_detector, frames, stream_id)]
+    every_frame_detector.close_stream(stream_id)
+    fresh = [fresh_prob(every_frame_detector, frame) for frame in frames]
+
+    assert all(p is not None for p in carried)
+    assert carried[0] == pytest.approx(fresh[0], abs=SAME)  # the track's first frame: zero state either way
+    assert all(abs(c - f) > DIFFERENT for c, f in zip(carried[1:], fresh[1:], strict=True))  # type: ignore[operator]
+
+
+def test_a_new_track_starts_from_zero_state(every_frame_detector: Analyzer, clips: Clips) -> None:
+    frames = frames_of(clips.get("face_with_gap"))
+    stream_id = unique_stream_id("gap")
+
+    scores = probs(every_frame_detector, frames, stream_id)
+    every_frame_detector.close_stream(stream_id)
+
+    tracks = sorted({t for s in scores for t in s})
+    assert len(tracks) == 2
+    first_of_new, second_of_new = [i for i, s in enumerate(scores) if tracks[1] in s][:2]
+    last_of_old = max(i for i, s in enumerate(scores) if tracks[0] in s)
+    # The old track had built up state, visible in its last score ...
+    assert abs(scores[last_of_old][tracks[0]] - fresh_prob(every_frame_detector, frames[last_of_old])) > DIFFERENT  # type: ignore[operator]
+    # ... which the new track did not inherit: its first score is a zero-state score ...
+    assert scores[first_of_new][tracks[1]] == pytest.approx(
+        fresh_prob(every_frame_detector, frames[first_of_new]), abs=SAME
+    )
+    # ... and from then on it carries its own.
+    assert abs(scores[second_of_new][tracks[1]] - fresh_prob(every_frame_detector, frames[second_of_new])) > DIFFERENT  # type: ignore[operator]

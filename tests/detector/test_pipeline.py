@@ -1,0 +1,110 @@
+"""The analyzer end to end on real and synthetic faces: one track on a real talking head, abstention on
+faces it cannot judge, and batching that gives the same answers as one frame at a time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from detector.frames import FrameReader, resolve_source
+from detector.pipeline import Analyzer
+from detector.summary import SummaryBuilder
+from detector.types import Frame, ScoreState
+from tests.helpers.analysis import analyze_file, track_ids, unique_stream_id
+from tests.helpers.media import POOR_FRAMES, Clips
+
+
+def frames_of(path: Path, fps: float = 15) -> list[Frame]:
+    reader = FrameReader(resolve_source(str(path)), "source", fps)
+    try:
+        return list(reader)
+    finally:
+        reader.close()
+
+
+def as_stream(frames: list[Frame], stream_id: str) -> list[Frame]:
+    return [replace(f, stream_id=stream_id) for f in frames]
+
+
+def test_real_talking_face_is_one_track_in_95_percent_of_frames(analyzer: Analyzer, carphone: Path) -> None:
+    results = analyze_file(analyzer, carphone, fps=15)
+
+    assert len(results) == 60  # 120 frames at 29.97 fps, analyzed at 15 fps by timestamp
+    (main_track, frames_with_it), *_ = track_ids(results).most_common()
+    alone = sum(1 for r in results if [f.track_id for f in r.faces] == [main_track])
+    assert alone >= 0.95 * len(results), track_ids(results)
+    assert frames_with_it >= 0.95 * len(results)
+    scored = [f for r in results for f in r.faces if f.state is ScoreState.ANALYZING]
+    assert scored and all(0.0 <= f.prob <= 1.0 for f in scored)  # type: ignore[operator]
+
+
+def test_tiny_and_blurred_faces_abstain(analyzer: Analyzer, clips: Clips) -> None:
+    results = analyze_file(analyzer, clips.get("poor_faces"), fps=30)
+
+    faces = [f for r in results for f in r.faces]
+    assert len(results) == POOR_FRAMES and faces
+    assert all(f.state is ScoreState.ABSTAIN and f.prob is None and f.rolling is None for f in faces)
+    assert all(f.as_dict()["prob"] is None and f.as_dict()["state"] == "abstain" for f in faces)
+    small = [f for f in faces if f.box.x1 < 200]
+    blurred = [f for f in faces if f.box.x1 >= 200]
+    assert small and all(f.quality.reason == "too_small" and f.quality.size_px < 32 for f in small)
+    assert blurred and all(f.quality.reason == "too_blurred" and f.quality.size_px > 64 for f in blurred)
+
+
+def test_abstaining_faces_give_no_video_score(analyzer: Analyzer, clips: Clips) -> None:
+    builder = SummaryBuilder("poor", analyzer.info, analyzer.config.scoring)
+    for result in analyze_file(analyzer, clips.get("poor_faces"), fps=30):
+        builder.add(result)
+
+    summary = builder.build()
+
+    assert summary.video_score is None and summary.verdict.value == "uncertain"
+    assert summary.frames_analyzed == POOR_FRAMES and summary.faces_seen >= 2
+    assert all(t.frames_scored == 0 and t.mean_prob is None for t in summary.tracks)
+
+
+def test_frames_of_one_stream_in_one_call_score_as_if_fed_one_by_one(analyzer: Analyzer, clips: Clips) -> None:
+    frames = frames_of(clips.get("two_faces"))[:8]
+    one_by_one, batched = unique_stream_id("single"), unique_stream_id("batched")
+
+    single = [analyzer.process([f])[0] for f in as_stream(frames, one_by_one)]
+    together = analyzer.process(as_stream(frames, batched))
+
+    assert [r.index for r in together] == [f.index for f in frames]
+    for a, b in zip(single, together, strict=True):
+        assert [(f.track_id, f.prob) for f in a.faces] == [
+            (f.track_id, pytest.approx(f.prob, abs=1e-5)) for f in b.faces
+        ]
+    analyzer.close_stream(one_by_one)
+    analyzer.close_stream(batched)
+
+
+def test_streams_batched_together_stay_independent(analyzer: Analyzer, clips: Clips) -> None:
+    a_frames = frames_of(clips.get("moving_face"))[:6]
+    b_frames = frames_of(clips.get("two_faces"))[:6]
+    a_alone, b_alone, a_mixed, b_mixed = (unique_stream_id(n) for n in ("a", "b", "a-mixed", "b-mixed"))
+
+    alone = [analyzer.process([f])[0] for f in as_stream(a_frames, a_alone)]
+    alone += [analyzer.process([f])[0] for f in as_stream(b_frames, b_alone)]
+    mixed_a, mixed_b = [], []
+    for fa, fb in zip(as_stream(a_frames, a_mixed), as_stream(b_frames, b_mixed), strict=True):
+        ra, rb = analyzer.process([fa, fb])
+        mixed_a.append(ra)
+        mixed_b.append(rb)
+
+    def scores(results: list) -> list:
+        return [(f.track_id, round(f.prob, 4)) for r in results for f in r.faces]
+
+    assert scores(mixed_a) == scores(alone[:6]) and scores(mixed_b) == scores(alone[6:])
+    assert {r.stream_id for r in mixed_a} == {a_mixed}
+    for stream_id in (a_alone, b_alone, a_mixed, b_mixed):
+        analyzer.close_stream(stream_id)
+
+
+def test_face_scores_keep_the_frame_time(analyzer: Analyzer, clips: Clips) -> None:
+    results = analyze_file(analyzer, clips.get("moving_face"), fps=10)
+
+    assert [r.index for r in results] == list(range(0, 90, 3))
+    assert [f.t for r in results for f in r.faces] == pytest.approx([i / 30 for i in range(0, 90, 3)])
