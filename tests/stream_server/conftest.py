@@ -130,3 +130,8 @@ async def wait_message(
 @pytest.fixture(scope="session")
 def carphone_bytes(carphone: Path) -> bytes:
     return carphone.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def face_loop_bytes(face_loop: Path) -> bytes:
+    return face_loop.read_bytes()
