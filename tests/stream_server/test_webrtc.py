@@ -68,7 +68,11 @@ async def test_call_scores_arrive_on_ws_and_in_timeline(
         try:
             await wait_message(ws, lambda m: m["type"] == "status" and m["stream"]["status"] == "live", seen)
             for _ in range(5):
-                await wait_message(ws, lambda m: m["type"] == "score" and m["stream"] == stream_id, seen)
+                last = await wait_message(ws, lambda m: m["type"] == "score" and m["stream"] == stream_id, seen)
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                listed = (await http.get("/api/streams")).json()["streams"]
+                snapshot = await http.get(f"/api/streams/{stream_id}/snapshot.jpg")
+                thumbnail = await http.get(f"/api/streams/{stream_id}/faces/{last['track']}.jpg")
         finally:
             await pc.close()
         stopped = await wait_message(
@@ -77,6 +81,11 @@ async def test_call_scores_arrive_on_ws_and_in_timeline(
             seen,
         )
     assert stopped["stream"]["kind"] == "webrtc"
+    [live] = listed
+    assert live["id"] == stream_id and live["status"] == "live" and live["name"] == "caller"
+    assert live["analyzed"] >= 5 and live["faces"] and {"dropped", "fps", "queued"} <= live.keys()
+    assert snapshot.headers["content-type"] == "image/jpeg" and snapshot.content[:2] == b"\xff\xd8"
+    assert thumbnail.headers["content-type"] == "image/jpeg" and thumbnail.content[:2] == b"\xff\xd8"
     scores = [m for m in seen if m["type"] == "score" and m["stream"] == stream_id]
     assert {"track", "t", "prob", "rolling", "state", "box"} <= scores[0].keys()
 

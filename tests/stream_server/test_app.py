@@ -1,0 +1,52 @@
+"""The app's frame: health, the dashboard mount, the CLI's `serve` subcommand and its overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from detector.cli import build_parser
+from detector.config import Config
+from detector.pipeline import Analyzer
+from stream_server.app import DEFAULT_WEB_DIR, create_app
+from stream_server.cli import configure
+from tests.stream_server.conftest import make_config
+
+
+def test_health_reports_the_model(analyzer: Analyzer, tmp_path: Path) -> None:
+    with TestClient(create_app(make_config(tmp_path), analyzer)) as client:
+        health = client.get("/api/health").json()
+    assert health["status"] == "ok"
+    assert health["model"]["name"] == analyzer.info.name
+    assert health["model_trained"] is analyzer.info.trained
+    assert health["inference"]["running"] is True
+
+
+def test_dashboard_is_served_from_web_dir(analyzer: Analyzer, tmp_path: Path) -> None:
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<h1>dashboard</h1>")
+    (web / "app.js").write_text("console.log(1)")
+    with TestClient(create_app(make_config(tmp_path), analyzer)) as client:
+        assert client.get("/").text == "<h1>dashboard</h1>"
+        assert client.get("/app.js").status_code == 200
+        assert client.get("/api/health").status_code == 200  # the API wins over the mount
+
+
+def test_missing_dashboard_is_a_clean_404(analyzer: Analyzer, tmp_path: Path) -> None:
+    with TestClient(create_app(make_config(tmp_path), analyzer)) as client:
+        reply = client.get("/")
+    assert reply.status_code == 404 and "dashboard" in reply.json()["error"]
+
+
+def test_default_web_dir_is_the_repository_web_folder() -> None:
+    assert Path(__file__).resolve().parents[2] / "web" == DEFAULT_WEB_DIR
+
+
+def test_serve_subcommand_and_overrides(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["serve", "--port", "9123", "--db", str(tmp_path / "x.db")])
+    config = configure(Config(), args)
+    assert (config.server.host, config.server.port) == ("127.0.0.1", 9123)
+    assert config.store.path == tmp_path / "x.db"
+    assert build_parser().parse_args(["serve"]).port is None  # config.yaml decides unless given
