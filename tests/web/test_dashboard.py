@@ -1,0 +1,203 @@
+"""The dashboard in a real browser: Debian's chromium, headless, driven by Playwright for Python.
+
+The real server runs as a subprocess; chromium's fake camera plays a Y4M made from a real face clip
+(shared/RESEARCH.md §5), so "use my webcam" sends a talking face over WebRTC exactly as a person would.
+Screenshots go to `artifacts/web/` (gitignored). With DFM_UPDATE_SCREENSHOT=1 the overview with a live
+stream is also written to docs/dashboard.png, the picture the README shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "web"
+SERVER_START_S = 120.0  # loading the model and exporting ONNX on two busy cores
+SCORE_WITHIN_MS = 20_000
+Y4M_SIZE = (640, 480)
+Y4M_FPS = 15
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
+av = pytest.importorskip("av", reason="PyAV is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def write_y4m(clip: Path, out: Path, size: tuple[int, int], fps: int) -> Path:
+    """Every frame of `clip` scaled to `size`, as a 4:2:0 Y4M (what chromium's fake camera plays in a loop)."""
+    width, height = size
+    with av.open(str(clip)) as container, out.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in container.decode(video=0):
+            planes = frame.reformat(width=width, height=height, format="yuv420p").to_ndarray()
+            f.write(b"FRAME\n")
+            f.write(np.ascontiguousarray(planes).tobytes())
+    return out
+
+
+@pytest.fixture(scope="session")
+def face_y4m(carphone: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_y4m(carphone, tmp_path_factory.mktemp("y4m") / "face.y4m", Y4M_SIZE, Y4M_FPS)
+
+
+def _serve_command() -> list[str]:
+    script = Path(sys.executable).with_name("deepfake-monitor")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "detector.cli"]
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> dict:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            return _get_json(f"{base}/api/health")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    pytest.fail(f"server not healthy after {SERVER_START_S:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real `deepfake-monitor serve` on a free port with its own database; yields the base URL."""
+    tmp = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    log = tmp / "serve.log"
+    command = [*_serve_command(), "serve", "--port", str(port), "--db", str(tmp / "scores.db")]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, process, log)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(face_y4m: Path) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; see .ci/apt-packages.txt)")
+    args = [
+        "--no-sandbox",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={face_y4m}",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+    ]
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def page(browser: object, server: str) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=server)  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def _screenshot(page: object, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
+
+
+def test_call_monitor_scores_the_webcam_and_overview_lists_it(page: object, server: str) -> None:
+    expect = sync_api.expect
+    page.goto("/#/monitor")  # type: ignore[attr-defined]
+    page.fill("#call-name", "Browser test call")  # type: ignore[attr-defined]
+    page.click("#share-camera")  # type: ignore[attr-defined]
+
+    score = page.locator(".face-item .face-score")  # type: ignore[attr-defined]
+    expect(score.first).to_have_text(re.compile(r"(real|uncertain|fake) \d+ %"), timeout=SCORE_WITHIN_MS)
+    expect(page.locator(".verdict-title")).to_have_text(  # type: ignore[attr-defined]
+        re.compile(r"Looks real|Uncertain|Likely deepfake")
+    )
+    _screenshot(page, "monitor.png")
+
+    page.goto("/#/")  # type: ignore[attr-defined]
+    card = page.locator(".card", has_text="Browser test call")  # type: ignore[attr-defined]
+    expect(card).to_be_visible()
+    expect(card.locator(".score-value")).to_have_text(re.compile(r"\d+ %"), timeout=10_000)
+    expect(card.locator(".status")).to_have_text("live")
+    page.wait_for_timeout(2500)  # let the sparkline grow and the face thumbnail refresh  # type: ignore[attr-defined]
+    shot = _screenshot(page, "overview.png")
+    if os.environ.get("DFM_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, REPO / "docs" / "dashboard.png")
+
+    card.locator("h2 a").click()
+    expect(page.locator(".stage canvas.overlay")).to_be_visible()  # type: ignore[attr-defined]
+    expect(page.locator(".face-item").first).to_be_visible()  # type: ignore[attr-defined]
+    _screenshot(page, "stream.png")
+
+
+def test_bad_camera_url_shows_the_servers_error(page: object, server: str) -> None:
+    bad = "http://camera.invalid/stream"
+    request = urllib.request.Request(
+        f"{server}/api/streams", json.dumps({"url": bad}).encode(), {"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    server_message = json.load(refused.value)["error"]
+
+    page.goto("/#/add")  # type: ignore[attr-defined]
+    page.fill("#camera-url", bad)  # type: ignore[attr-defined]
+    page.click("#camera-form button[type=submit]")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("#camera-error")).to_have_text(server_message)  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("#camera-url")).to_have_attribute("aria-invalid", "true")  # type: ignore[attr-defined]
+    _screenshot(page, "add-camera-error.png")
+
+
+def test_untrained_model_banner_follows_health(page: object, server: str) -> None:
+    trained = _get_json(f"{server}/api/health")["model_trained"]
+    page.goto("/#/")  # type: ignore[attr-defined]
+    banner = page.get_by_text("Model untrained — scores are not verdicts.")  # type: ignore[attr-defined]
+    if trained:
+        sync_api.expect(banner).to_have_count(0)
+    else:
+        sync_api.expect(banner).to_be_visible()
+    sync_api.expect(page.locator("#conn")).to_have_text("live")  # type: ignore[attr-defined]

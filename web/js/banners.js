@@ -1,0 +1,47 @@
+// Page-wide banners a person must see at a glance: untrained model, lost connection.
+
+import { h, replace, setText } from "./dom.js";
+
+function untrainedBanner(store) {
+  return h(
+    "div",
+    { class: "banner banner-warn", id: "banner-untrained" },
+    h("strong", { text: "Model untrained — scores are not verdicts." }),
+    ` The server runs ${store.model.name || "a model"} without trained weights; its numbers are placeholders.`,
+  );
+}
+
+function lostBanner(socket, retryMs) {
+  const seconds = Math.max(1, Math.round(retryMs / 1000));
+  return h(
+    "div",
+    { class: "banner banner-error", id: "banner-lost" },
+    h("strong", { text: "Connection lost." }),
+    ` Reconnecting in ${seconds} s… `,
+    h("button", { type: "button", class: "link-button", onclick: () => socket.retryNow(), text: "Reconnect now" }),
+  );
+}
+
+const CONN_TEXT = { connecting: "connecting…", open: "live", lost: "offline" };
+
+/** Keep the banner area and the header's connection badge in step with the store. */
+export function initBanners(store, socket, area, badge) {
+  let retryMs = 0;
+  const render = () => {
+    const banners = [];
+    if (store.modelKnown && !store.model.trained) banners.push(untrainedBanner(store));
+    if (store.connection === "lost") banners.push(lostBanner(socket, retryMs));
+    replace(area, ...banners);
+    badge.dataset.state = store.connection;
+    setText(badge, CONN_TEXT[store.connection] || store.connection);
+  };
+  store.addEventListener("change", (e) => {
+    if (e.detail.what === "model" || e.detail.what === "connection") render();
+  });
+  return {
+    setRetry(ms) {
+      retryMs = ms;
+    },
+    render,
+  };
+}

@@ -1,0 +1,37 @@
+// Dashboard entry point: state, the live socket, banners, theme and the router.
+
+import { getHealth } from "./api.js";
+import { initBanners } from "./banners.js";
+import { startRouter } from "./router.js";
+import { LiveSocket } from "./socket.js";
+import { Store } from "./state.js";
+import { initTheme } from "./theme.js";
+
+const store = new Store();
+let banners = null;
+const socket = new LiveSocket({
+  onMessage: (msg) => store.apply(msg),
+  onState: (state, retryMs) => {
+    banners?.setRetry(retryMs);
+    store.setConnection(state);
+  },
+});
+
+banners = initBanners(store, socket, document.getElementById("banners"), document.getElementById("conn"));
+initTheme(document.getElementById("theme-toggle"));
+store.addEventListener("change", (e) => {
+  if (e.detail.what === "model") document.getElementById("model-name").textContent = modelLine(store.model);
+});
+
+function modelLine(model) {
+  const trained = model.trained ? "trained" : "untrained";
+  return `Model: ${model.name || "unknown"} (${trained}, threshold ${Math.round((model.threshold ?? 0.5) * 100)} %)`;
+}
+
+// /ws hello brings the model too; health answers even when WebSockets are blocked by a proxy.
+getHealth()
+  .then((h) => store.setModel({ ...h.model, trained: h.model_trained ?? h.model?.trained }, h.alerts))
+  .catch((err) => console.warn("health check failed:", err.message));
+socket.start();
+startRouter(document.getElementById("main"), { store, socket });
+window.dfm = { store }; // for debugging from the console and for the browser tests

@@ -1,0 +1,170 @@
+// Client-side state fed by /ws messages: model, streams, each stream's live faces and recent history.
+// Views read it and listen for "change" events ({detail: {what, stream}}) to redraw what they show.
+
+const HISTORY_S = 300; // keep five minutes of scores per face for the charts
+const FACE_STALE_S = 4; // a face with no score for this long is treated as gone (missed track_end)
+const MAX_LIVE_EVENTS = 200;
+
+export class Store extends EventTarget {
+  constructor() {
+    super();
+    this.model = { name: "", trained: true, threshold: 0.5 };
+    this.modelKnown = false;
+    this.alertsEnabled = null; // the server raises no alerts for an untrained model
+    this.connection = "connecting";
+    this.streams = new Map(); // id → summary as GET /api/streams gives it
+    this.faces = new Map(); // id → Map(track → latest score message, plus `seen` in ms)
+    this.history = new Map(); // id → Map(track → [{wall, rolling, prob, state}])
+    this.top = new Map(); // id → [{wall, value}]: the stream's highest rolling score over time
+    this.liveEvents = [];
+  }
+
+  emit(what, stream = null) {
+    this.dispatchEvent(new CustomEvent("change", { detail: { what, stream } }));
+  }
+
+  setModel(model, alertsEnabled) {
+    if (!model) return;
+    if (typeof alertsEnabled === "boolean") this.alertsEnabled = alertsEnabled;
+    this.model = { ...this.model, ...model };
+    this.modelKnown = true;
+    this.emit("model");
+  }
+
+  setConnection(state) {
+    this.connection = state;
+    this.emit("connection");
+  }
+
+  /** Dispatch one /ws message. */
+  apply(msg) {
+    const handler = HANDLERS[msg.type];
+    if (handler) handler(this, msg);
+  }
+
+  applyHello(msg) {
+    this.setModel({ ...msg.model, trained: msg.model_trained ?? msg.model?.trained }, msg.alerts);
+    const seen = new Set();
+    for (const summary of msg.streams || []) {
+      seen.add(summary.id);
+      this.putStream(summary);
+      for (const face of summary.faces || []) this.putFace({ ...face, wall: Date.now() / 1000 });
+    }
+    for (const id of [...this.streams.keys()]) if (!seen.has(id)) this.dropStream(id);
+    this.emit("streams");
+  }
+
+  applyStatus(msg) {
+    const summary = msg.stream;
+    if (summary.removed) this.dropStream(summary.id);
+    else this.putStream(summary);
+    this.emit("streams", summary.id);
+  }
+
+  putStream(summary) {
+    const old = this.streams.get(summary.id) || {};
+    this.streams.set(summary.id, { ...old, ...summary });
+    if (summary.status === "stopped") this.faces.delete(summary.id);
+  }
+
+  dropStream(id) {
+    this.streams.delete(id);
+    this.faces.delete(id);
+  }
+
+  applyScore(msg) {
+    this.putFace(msg);
+    this.emit("score", msg.stream);
+  }
+
+  putFace(face) {
+    const faces = mapIn(this.faces, face.stream);
+    faces.set(face.track, { ...face, seen: performance.now() });
+    const wall = face.wall ?? Date.now() / 1000;
+    const series = mapIn(this.history, face.stream);
+    pushTrimmed(arrayIn(series, face.track), { wall, t: face.t, rolling: face.rolling, prob: face.prob, state: face.state });
+    const top = this.highest(face.stream);
+    pushTrimmed(arrayIn(this.top, face.stream), { wall, value: top });
+  }
+
+  applyTrackEnd(msg) {
+    this.faces.get(msg.stream)?.delete(msg.track);
+    this.emit("score", msg.stream);
+  }
+
+  applyEvent(msg) {
+    this.liveEvents.unshift(msg.event);
+    this.liveEvents.length = Math.min(this.liveEvents.length, MAX_LIVE_EVENTS);
+    this.emit("event", msg.event.stream);
+  }
+
+  /** The stream's faces that are still in view, ordered by track id. */
+  facesOf(id) {
+    const now = performance.now();
+    const faces = [...(this.faces.get(id)?.values() || [])];
+    return faces.filter((f) => now - f.seen < FACE_STALE_S * 1000).sort((a, b) => a.track - b.track);
+  }
+
+  /** Highest rolling fake probability among the stream's judged faces, or null. */
+  highest(id) {
+    const values = this.facesOf(id)
+      .filter((f) => f.state !== "abstain" && f.rolling !== null && f.rolling !== undefined)
+      .map((f) => f.rolling);
+    return values.length ? Math.max(...values) : null;
+  }
+
+  /** Whether any face of the stream is in an alert right now (from live events and summaries). */
+  alerting(id) {
+    const summary = this.streams.get(id);
+    if (summary?.faces?.some((f) => f.alert)) return true;
+    const open = new Set();
+    for (const ev of [...this.liveEvents].reverse()) {
+      if (ev.stream !== id) continue;
+      if (ev.phase === "start") open.add(ev.track);
+      else open.delete(ev.track);
+    }
+    return open.size > 0;
+  }
+
+  /** Seed a face's chart history from the stored timeline (when opening a stream view). */
+  seedHistory(id, points) {
+    const series = mapIn(this.history, id);
+    const byTrack = new Map();
+    for (const p of points) arrayIn(byTrack, p.track).push(p);
+    for (const [track, list] of byTrack) {
+      const live = series.get(track) || [];
+      const firstLive = live.length ? live[0].wall : Infinity;
+      const older = list.filter((p) => p.wall < firstLive);
+      series.set(track, [...older.map(pointOf), ...live]);
+    }
+    this.emit("history", id);
+  }
+}
+
+const HANDLERS = {
+  hello: (s, m) => s.applyHello(m),
+  status: (s, m) => s.applyStatus(m),
+  score: (s, m) => s.applyScore(m),
+  track_end: (s, m) => s.applyTrackEnd(m),
+  event: (s, m) => s.applyEvent(m),
+};
+
+const pointOf = (p) => ({ wall: p.wall, t: p.t, rolling: p.rolling, prob: p.prob, state: p.state });
+
+function mapIn(map, key) {
+  if (!map.has(key)) map.set(key, new Map());
+  return map.get(key);
+}
+
+function arrayIn(map, key) {
+  if (!map.has(key)) map.set(key, []);
+  return map.get(key);
+}
+
+function pushTrimmed(list, point) {
+  list.push(point);
+  const cutoff = point.wall - HISTORY_S;
+  let drop = 0;
+  while (drop < list.length && list[drop].wall < cutoff) drop += 1;
+  if (drop) list.splice(0, drop);
+}

@@ -1,0 +1,103 @@
+// Overview: every stream as a card with status, rate, current highest score, sparkline, faces, alert.
+
+import { h, replace, setText, fmtPercent } from "../dom.js";
+import { drawSparkline } from "../chart.js";
+import { classify, kindText, statusText, streamVerdict } from "../verdict.js";
+import { every, onStoreChange, syncThumbnails } from "./common.js";
+
+const THUMB_REFRESH_MS = 2000;
+
+function emptyState() {
+  return h(
+    "div",
+    { class: "empty" },
+    h("p", { text: "No streams yet." }),
+    h(
+      "p",
+      {},
+      h("a", { class: "button", href: "#/monitor", text: "Monitor my call" }),
+      " ",
+      h("a", { class: "button secondary", href: "#/add", text: "Add a camera or file" }),
+    ),
+  );
+}
+
+function buildCard(id) {
+  const parts = {
+    title: h("a", { href: `#/stream/${encodeURIComponent(id)}` }),
+    alert: h("span", { class: "badge badge-alert", hidden: true, text: "ALERT" }),
+    status: h("span", { class: "status" }),
+    kind: h("span", { class: "kind" }),
+    score: h("span", { class: "score-value" }),
+    verdict: h("span", { class: "score-label" }),
+    spark: h("canvas", { class: "spark", "aria-hidden": "true" }),
+    faces: h("div", { class: "thumbs" }),
+    stats: h("p", { class: "stats" }),
+  };
+  parts.el = h(
+    "article",
+    { class: "card", "data-stream": id },
+    h("header", { class: "card-head" }, h("h2", {}, parts.title), parts.alert),
+    h("p", { class: "meta" }, parts.kind, " · ", parts.status),
+    h("p", { class: "score" }, parts.score, parts.verdict),
+    parts.spark,
+    parts.faces,
+    parts.stats,
+  );
+  return parts;
+}
+
+function updateCard(card, stream, store, refreshThumbs) {
+  const faces = store.facesOf(stream.id);
+  const top = store.highest(stream.id);
+  const verdict = streamVerdict(stream, faces, store.model, store.connection);
+  const cls = top === null ? verdict.cls : classify(top, store.model);
+  card.el.dataset.verdict = cls;
+  setText(card.title, stream.name);
+  setText(card.kind, kindText(stream.kind));
+  setText(card.status, statusText(stream.status) + (stream.error ? ` (${stream.error})` : ""));
+  card.status.dataset.status = stream.status;
+  setText(card.score, top === null ? "–" : fmtPercent(top));
+  setText(card.verdict, verdict.title);
+  card.alert.hidden = !store.alerting(stream.id);
+  setText(card.stats, statsLine(stream));
+  const points = (store.top.get(stream.id) || []).map((p) => ({ x: p.wall, y: p.value }));
+  drawSparkline(card.spark, points, store.model.threshold ?? 0.5);
+  syncThumbnails(card.faces, stream.id, faces, refreshThumbs);
+}
+
+function statsLine(stream) {
+  const progress = stream.kind === "upload" && stream.progress !== null ? ` · ${fmtPercent(stream.progress)} done` : "";
+  return `${(stream.fps ?? 0).toFixed(1)} fps analyzed · ${stream.dropped ?? 0} dropped${progress}`;
+}
+
+/** Mount the overview into `root`; returns the unmount function. */
+export function mount(root, { store }) {
+  const grid = h("div", { class: "cards" });
+  root.append(h("h1", { tabindex: "-1", text: "Streams" }), grid);
+  const cards = new Map();
+  const render = (refreshThumbs = false) => {
+    const streams = [...store.streams.values()].sort((a, b) => b.created - a.created);
+    for (const [id, card] of cards) if (!store.streams.has(id)) (card.el.remove(), cards.delete(id));
+    if (!streams.length) return replace(grid, emptyState());
+    grid.querySelector(".empty")?.remove();
+    streams.forEach((stream, i) => {
+      if (!cards.has(stream.id)) cards.set(stream.id, buildCard(stream.id));
+      const card = cards.get(stream.id);
+      // Move a card only when out of place: moving a node takes keyboard focus away from its link.
+      if (grid.children[i] !== card.el) grid.insertBefore(card.el, grid.children[i] || null);
+      updateCard(card, stream, store, refreshThumbs);
+    });
+  };
+  render(true);
+  const stops = [
+    onStoreChange(store, () => render(false)),
+    every(THUMB_REFRESH_MS, () => render(true)),
+  ];
+  const onTheme = () => render(false);
+  window.addEventListener("themechange", onTheme);
+  return () => {
+    stops.forEach((stop) => stop());
+    window.removeEventListener("themechange", onTheme);
+  };
+}
