@@ -52,11 +52,15 @@ function thresholdLine(ctx, yPos, width, left = 0) {
   ctx.restore();
 }
 
-/** A small line of `points` [{x, y}] with y in 0..1 over the last `spanS` seconds, plus the threshold. */
-export function drawSparkline(canvas, points, threshold, spanS = 120) {
+/**
+ * A small line of `points` [{x, y}] with y in 0..1, plus the threshold. It spans the data it has
+ * (at least 30 s, so a new stream does not fill the card with noise) up to the last `maxSpanS` seconds.
+ */
+export function drawSparkline(canvas, points, threshold, maxSpanS = 120) {
   const { ctx, width, height } = prepare(canvas);
   if (!points.length) return;
   const end = points[points.length - 1].x;
+  const spanS = Math.min(maxSpanS, Math.max(30, end - points[0].x));
   const x = (v) => ((v - (end - spanS)) / spanS) * width;
   const y = (v) => height - 2 - v * (height - 4);
   thresholdLine(ctx, y(threshold), width);

@@ -1,6 +1,6 @@
 // Dashboard entry point: state, the live socket, banners, theme and the router.
 
-import { getHealth } from "./api.js";
+import { getHealth, listStreams } from "./api.js";
 import { initBanners } from "./banners.js";
 import { startRouter } from "./router.js";
 import { LiveSocket } from "./socket.js";
@@ -33,5 +33,14 @@ getHealth()
   .then((h) => store.setModel({ ...h.model, trained: h.model_trained ?? h.model?.trained }, h.alerts))
   .catch((err) => console.warn("health check failed:", err.message));
 socket.start();
+
+// The server announces a stream's status when it changes; its rates move all the time, so poll them.
+const COUNTERS_REFRESH_MS = 3000;
+setInterval(() => {
+  if (store.connection !== "open" || document.hidden) return;
+  listStreams()
+    .then((list) => store.mergeSummaries(list))
+    .catch(() => {}); // the socket's state already tells the person about an unreachable server
+}, COUNTERS_REFRESH_MS);
 startRouter(document.getElementById("main"), { store, socket });
 window.dfm = { store }; // for debugging from the console and for the browser tests

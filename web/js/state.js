@@ -61,6 +61,15 @@ export class Store extends EventTarget {
     this.emit("streams", summary.id);
   }
 
+  /** Fresh counters (fps, drops, progress) from GET /api/streams; /ws sends status only on changes. */
+  mergeSummaries(list) {
+    for (const summary of list) {
+      const { faces, ...rest } = summary; // faces come from /ws scores, which are newer
+      if (this.streams.has(summary.id)) this.putStream(rest);
+    }
+    this.emit("streams");
+  }
+
   putStream(summary) {
     const old = this.streams.get(summary.id) || {};
     this.streams.set(summary.id, { ...old, ...summary });

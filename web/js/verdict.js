@@ -83,3 +83,22 @@ function scoredVerdict(judged, model) {
   const who = judged.length > 1 ? ` (highest of ${judged.length} faces)` : "";
   return { cls, title, detail: `fake probability ${Math.round(top * 100)} %${who}`, top };
 }
+
+/**
+ * The verdict of a finished file from its whole timeline (`history`: Map track → points):
+ * the highest rolling probability any face reached.
+ */
+export function resultVerdict(history, model) {
+  let top = null;
+  let topTrack = null;
+  for (const [track, points] of history || []) {
+    for (const p of points) {
+      if (p.state === "abstain" || p.rolling === null || p.rolling === undefined) continue;
+      if (top === null || p.rolling > top) [top, topTrack] = [p.rolling, track];
+    }
+  }
+  if (top === null) return { cls: "noface", title: "Finished: no face could be judged", detail: "" };
+  const cls = classify(top, model);
+  const title = { fake: "Finished: likely deepfake", uncertain: "Finished: uncertain", real: "Finished: looks real" }[cls];
+  return { cls, title, detail: `highest fake probability ${Math.round(top * 100)} % (face #${topTrack})`, top };
+}

@@ -5,10 +5,14 @@ import { snapshotUrl } from "../api.js";
 import { drawChart, trackColor } from "../chart.js";
 import { h, replace, setText, fmtPercent } from "../dom.js";
 import { drawFaces } from "../overlay.js";
-import { faceVerdict, streamVerdict } from "../verdict.js";
+import { faceVerdict, resultVerdict, streamVerdict } from "../verdict.js";
 import { frameSizeOf } from "./common.js";
 
-const SNAPSHOT_MAX_SIDE = 1280; // the server scales snapshots down to this; below it they are full size
+const SNAPSHOT_MAX_SIDE = 1280;
+const LIVE_SPAN_MIN_S = 60;
+const LIVE_SPAN_MAX_S = 300;
+
+const agoText = (s) => (s < 120 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`); // the server scales snapshots down to this; below it they are full size
 
 /** The big verdict line. Only the title is a live region, so changing percentages are not read out. */
 export function verdictBanner() {
@@ -18,7 +22,10 @@ export function verdictBanner() {
   return {
     el,
     update(stream, store) {
-      const v = streamVerdict(stream, store.facesOf(stream?.id), store.model, store.connection);
+      const finishedFile = stream?.kind === "upload" && stream.status === "stopped" && !stream.error;
+      const v = finishedFile
+        ? resultVerdict(store.history.get(stream.id), store.model)
+        : streamVerdict(stream, store.facesOf(stream?.id), store.model, store.connection);
       el.dataset.verdict = v.cls;
       const caveat = store.modelKnown && !store.model.trained && v.top !== undefined ? " (untrained model)" : "";
       setText(title, v.title + caveat);
@@ -85,8 +92,15 @@ export function faceChart(label) {
       }));
       const xs = series.flatMap((s) => s.points.map((p) => p.x)).filter((x) => x !== undefined);
       const end = xs.length ? Math.max(...xs) : 0;
-      const span = byTime === "t" ? Math.max(end, 1) : 180;
-      drawChart(canvas, series, threshold, end, span, byTime === "t" ? ["0 s", `${Math.round(end)} s`] : null);
+      const start = xs.length ? Math.min(...xs) : 0;
+      if (byTime === "t") {
+        const span = Math.max(end, 1);
+        drawChart(canvas, series, threshold, end, span, ["0 s", `${Math.round(end)} s`]);
+      } else {
+        // Live: the data it has, at least a minute and at most the last five.
+        const span = Math.min(LIVE_SPAN_MAX_S, Math.max(LIVE_SPAN_MIN_S, end - start));
+        drawChart(canvas, series, threshold, end, span, [`−${agoText(span)}`, "now"]);
+      }
       replace(legend, ...series.map((s) => legendItem(s.track)));
     },
   };
@@ -101,8 +115,9 @@ export function faceList() {
   const list = h("ul", { class: "face-list" });
   return {
     el: list,
-    update(faces, model) {
-      if (!faces.length) return replace(list, h("li", { class: "muted", text: "No face in view" }));
+    update(faces, model, stream) {
+      const none = stream?.status === "stopped" ? "Stream stopped" : "No face in view";
+      if (!faces.length) return replace(list, h("li", { class: "muted", text: none }));
       replace(list, ...faces.map((f) => faceItem(f, model)));
     },
   };

@@ -74,7 +74,7 @@ export function mount(root, { store }) {
     banner.update(stream, store);
     const current = store.facesOf(session.streamId);
     pic.draw(stream, current, store.model);
-    faces.update(current, store.model);
+    faces.update(current, store.model, stream);
   };
 
   async function start(kind, name) {

@@ -33,12 +33,14 @@ function buildCard(id) {
     spark: h("canvas", { class: "spark", "aria-hidden": "true" }),
     faces: h("div", { class: "thumbs" }),
     stats: h("p", { class: "stats" }),
+    error: h("p", { class: "card-error" }),
   };
   parts.el = h(
     "article",
     { class: "card", "data-stream": id },
     h("header", { class: "card-head" }, h("h2", {}, parts.title), parts.alert),
     h("p", { class: "meta" }, parts.kind, " · ", parts.status),
+    parts.error,
     h("p", { class: "score" }, parts.score, parts.verdict),
     parts.spark,
     parts.faces,
@@ -55,7 +57,8 @@ function updateCard(card, stream, store, refreshThumbs) {
   card.el.dataset.verdict = cls;
   setText(card.title, stream.name);
   setText(card.kind, kindText(stream.kind));
-  setText(card.status, statusText(stream.status) + (stream.error ? ` (${stream.error})` : ""));
+  setText(card.status, statusText(stream.status));
+  setText(card.error, stream.error || "");
   card.status.dataset.status = stream.status;
   setText(card.score, top === null ? "–" : fmtPercent(top));
   setText(card.verdict, verdict.title);

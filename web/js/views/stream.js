@@ -67,6 +67,9 @@ function updateHeader(head, stream) {
   if (showProgress) head.progress.value = stream.progress;
 }
 
+/** Whether a new snapshot may exist: the stream runs and has had a frame analyzed. */
+const hasPicture = (stream) => Boolean(stream && stream.status !== "stopped" && (stream.analyzed || stream.t !== null));
+
 /** Mount the view of stream `id`; returns the unmount function. */
 export function mount(root, { store }, id) {
   const head = header(id, store);
@@ -93,7 +96,7 @@ export function mount(root, { store }, id) {
     banner.update(stream, store);
     const current = store.facesOf(id);
     pic.draw(stream, current, store.model);
-    faces.update(current, store.model);
+    faces.update(current, store.model, stream);
     chart.draw(store.history.get(id), store.model.threshold ?? 0.5, stream?.kind === "upload" ? "t" : "wall");
   };
   let lastStatus = store.streams.get(id)?.status;
@@ -112,7 +115,7 @@ export function mount(root, { store }, id) {
   render();
   const stops = [
     onStoreChange(store, onChange, relevant),
-    every(SNAPSHOT_REFRESH_MS, () => store.streams.get(id)?.status !== "stopped" && pic.refreshSnapshot()),
+    every(SNAPSHOT_REFRESH_MS, () => hasPicture(store.streams.get(id)) && pic.refreshSnapshot()),
     every(1000, render), // faces go stale without messages; the chart's time axis moves on
   ];
   const onResize = () => render();
