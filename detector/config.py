@@ -165,6 +165,11 @@ class WebSocketConfig(Section):
     max_lag_s: float = Field(
         10.0, gt=0, le=600, description="A client whose buffer stays unsent this long is disconnected."
     )
+    allowed_origins: tuple[str, ...] = Field(
+        (),
+        max_length=100,
+        description="Browser origins (scheme://host:port) allowed to open /ws besides the server's own.",
+    )
 
 
 class EventsConfig(Section):

@@ -17,6 +17,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -26,6 +27,7 @@ from stream_server.messages import Message
 logger = logging.getLogger(__name__)
 
 CLOSE_TOO_SLOW = 1013
+CLOSE_POLICY = 1008
 _CLOSE_TIMEOUT_S = 2.0
 
 
@@ -135,6 +137,11 @@ async def serve_client(
     websocket: WebSocket, broadcaster: Broadcaster, hello: Callable[[], Message], config: WebSocketConfig
 ) -> None:
     """Run one /ws connection: hello first, then whatever the broadcaster publishes."""
+    if not origin_allowed(websocket, config):
+        # Browsers let any page open a WebSocket to localhost; CORS does not cover WebSockets.
+        logger.warning("refused a /ws connection from origin %s", websocket.headers.get("origin"))
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
+        return
     await websocket.accept()
     client = ClientChannel(websocket.send_text, config)
     client.offer(hello())
@@ -154,6 +161,16 @@ async def serve_client(
     if client.kicked.is_set():
         with contextlib.suppress(Exception):
             await asyncio.wait_for(websocket.close(CLOSE_TOO_SLOW, "too slow"), _CLOSE_TIMEOUT_S)
+
+
+def origin_allowed(websocket: WebSocket, config: WebSocketConfig) -> bool:
+    """Non-browser clients send no Origin; a browser's must be this server or one configured."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in config.allowed_origins:
+        return True
+    return urlsplit(origin).netloc.lower() == websocket.headers.get("host", "").lower()
 
 
 async def _until_disconnect(websocket: WebSocket) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from detector.cli import build_parser
 from detector.config import Config
 from detector.pipeline import Analyzer
 from stream_server.app import DEFAULT_WEB_DIR, create_app
 from stream_server.cli import configure
-from tests.stream_server.conftest import make_config
+from tests.stream_server.conftest import LiveServer, make_config
 
 
 def test_health_reports_the_model(analyzer: Analyzer, tmp_path: Path) -> None:
@@ -50,3 +55,16 @@ def test_serve_subcommand_and_overrides(tmp_path: Path) -> None:
     assert (config.server.host, config.server.port) == ("127.0.0.1", 9123)
     assert config.store.path == tmp_path / "x.db"
     assert build_parser().parse_args(["serve"]).port is None  # config.yaml decides unless given
+
+
+@pytest.mark.asyncio
+async def test_websocket_refuses_foreign_origins(serve: Callable[..., LiveServer]) -> None:
+    server = serve(websocket={"allowed_origins": ["http://dashboard.local:3000"]})
+    own = f"http://127.0.0.1:{server.port}"
+    for origin in (None, own, "http://dashboard.local:3000"):  # no Origin means not a browser
+        async with connect(server.ws_url, origin=origin) as ws:  # type: ignore[arg-type]
+            assert json.loads(await ws.recv())["type"] == "hello"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(server.ws_url, origin="https://evil.example"):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
