@@ -146,6 +146,16 @@ def test_file_cut_after_its_index_is_reported_after_the_frames_it_holds(clips: C
     assert seen == list(range(len(seen))) and 0 < len(seen) < MOVING_FRAMES
 
 
+def test_corruption_mid_stream_is_reported(clips: Clips) -> None:
+    reader = FrameReader(resolve_source(str(clips.corrupted("moving_face"))), "test", 30)
+    try:
+        with pytest.raises(SourceError, match="cannot decode"):
+            for _ in reader:
+                pass
+    finally:
+        reader.close()
+
+
 def test_closing_early_stops_the_decoder(clips: Clips) -> None:
     reader = FrameReader(resolve_source(str(clips.get("moving_face"))), "test", 30)
     first = next(iter(reader))

@@ -166,6 +166,15 @@ def truncate(source: Path, target: Path, fraction: float) -> Path:
     return target
 
 
+def corrupt(source: Path, target: Path, start: float, length: float) -> Path:
+    """A copy of `source` with `length` of its bytes, from `start` on, overwritten by fixed-seed noise."""
+    data = bytearray(source.read_bytes())
+    i, n = int(len(data) * start), max(1, int(len(data) * length))
+    data[i : i + n] = np.random.default_rng(3).integers(0, 256, n, dtype=np.uint8).tobytes()
+    target.write_bytes(bytes(data))
+    return target
+
+
 # Scenes. Times are in frames at 30 fps; every face stays well inside the canvas.
 MOVING_FRAMES = 90
 
@@ -231,4 +240,11 @@ class Clips:
         key = f"{name}-cut{round(100 * fraction)}" + ("-faststart" if faststart else "")
         if key not in self._paths:
             self._paths[key] = truncate(self.get(name, faststart), self.root / f"{key}.mp4", fraction)
+        return self._paths[key]
+
+    def corrupted(self, name: str) -> Path:
+        """The clip (index first) with 1 % of its bytes, 40 % of the way in, replaced by noise."""
+        key = f"{name}-corrupt"
+        if key not in self._paths:
+            self._paths[key] = corrupt(self.get(name, faststart=True), self.root / f"{key}.mp4", 0.4, 0.01)
         return self._paths[key]
