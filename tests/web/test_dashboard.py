@@ -72,6 +72,7 @@ def _serve_command() -> list[str]:
 
 
 def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> dict:
+    """Poll /api/health until it answers; fail with the server's log if it exits or takes too long."""
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -83,26 +84,43 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> dic
     pytest.fail(f"server not healthy after {SERVER_START_S:.0f} s:\n{log.read_text()[-3000:]}")
 
 
+class ServerProcess:
+    """`deepfake-monitor serve` as a subprocess on `port` with its own database."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = directory / "serve.log"
+        self.db = directory / "scores.db"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        command = [*_serve_command(), "serve", "--port", str(self.port), "--db", str(self.db)]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        _wait_healthy(self.base, self.process, self.log)
+        return self.base
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real `deepfake-monitor serve` on a free port with its own database; yields the base URL."""
-    tmp = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    log = tmp / "serve.log"
-    command = [*_serve_command(), "serve", "--port", str(port), "--db", str(tmp / "scores.db")]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    """The real server shared by this module's tests; yields its base URL."""
+    process = ServerProcess(_free_port(), tmp_path_factory.mktemp("server"))
     try:
-        _wait_healthy(base, process, log)
-        yield base
+        yield process.start()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -128,14 +146,19 @@ def browser(face_y4m: Path) -> Iterator[object]:
             chromium.close()
 
 
-@pytest.fixture()
-def page(browser: object, server: str) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=server)  # type: ignore[attr-defined]
+def _new_page(browser: object, base_url: str) -> tuple[object, object, list[str]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=base_url)  # type: ignore[attr-defined]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+@pytest.fixture()
+def page(browser: object, server: str) -> Iterator[object]:
+    context, page, errors = _new_page(browser, server)
     yield page
-    context.close()
+    context.close()  # type: ignore[attr-defined]
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
@@ -201,3 +224,34 @@ def test_untrained_model_banner_follows_health(page: object, server: str) -> Non
     else:
         sync_api.expect(banner).to_be_visible()
     sync_api.expect(page.locator("#conn")).to_have_text("live")  # type: ignore[attr-defined]
+
+
+def test_shared_tab_without_a_face_reads_no_face_in_view(page: object) -> None:
+    # Chromium's fake screen capture is a green test pattern: a picture with no face in it.
+    page.goto("/#/monitor")  # type: ignore[attr-defined]
+    page.fill("#call-name", "Shared tab")  # type: ignore[attr-defined]
+    page.click("#share-screen")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator(".verdict-title")).to_have_text("No face in view", timeout=SCORE_WITHIN_MS)  # type: ignore[attr-defined]
+    sync_api.expect(page.locator(".face-list")).to_have_text("No face in view")  # type: ignore[attr-defined]
+    page.click("#stop-sharing")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("#share-screen")).to_be_visible()  # type: ignore[attr-defined]
+
+
+def test_page_reconnects_after_the_server_restarts(browser: object, tmp_path: Path) -> None:
+    process = ServerProcess(_free_port(), tmp_path)
+    context, page, errors = _new_page(browser, process.start())
+    try:
+        page.goto("/#/")  # type: ignore[attr-defined]
+        conn = page.locator("#conn")  # type: ignore[attr-defined]
+        sync_api.expect(conn).to_have_text("live")
+        process.stop()
+        sync_api.expect(page.locator("#banner-lost")).to_be_visible(timeout=10_000)  # type: ignore[attr-defined]
+        sync_api.expect(conn).to_have_text("offline")
+        _screenshot(page, "connection-lost.png")
+        process.start()
+        sync_api.expect(conn).to_have_text("live", timeout=30_000)  # backoff tops out at 15 s
+        sync_api.expect(page.locator("#banner-lost")).to_have_count(0)  # type: ignore[attr-defined]
+    finally:
+        context.close()  # type: ignore[attr-defined]
+        process.stop()
+    assert not errors, f"uncaught errors in the page: {errors}"

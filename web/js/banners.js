@@ -7,7 +7,10 @@ function untrainedBanner(store) {
     "div",
     { class: "banner banner-warn", id: "banner-untrained" },
     h("strong", { text: "Model untrained — scores are not verdicts." }),
-    ` The server runs ${store.model.name || "a model"} without trained weights; its numbers are placeholders.`,
+    h("span", {
+      class: "banner-more",
+      text: ` The server runs ${store.model.name || "a model"} without trained weights; its numbers are placeholders.`,
+    }),
   );
 }
 

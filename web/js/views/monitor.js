@@ -27,14 +27,15 @@ function controls(start, stop) {
   shareTab.addEventListener("click", () => start("screen", name.value.trim()));
   shareCam.addEventListener("click", () => start("camera", name.value.trim()));
   stopBtn.addEventListener("click", stop);
-  const el = h(
+  const setup = h(
     "div",
-    { class: "monitor-controls" },
+    {},
     h("label", { for: "call-name", text: "Name shown on the dashboard" }),
     name,
-    h("div", { class: "actions" }, shareTab, shareCam, stopBtn),
+    h("div", { class: "actions" }, shareTab, shareCam),
   );
-  return { el, buttons: [shareTab, shareCam, name], stopBtn };
+  const el = h("div", { class: "monitor-controls" }, setup, h("div", { class: "actions" }, stopBtn));
+  return { el, setup, buttons: [shareTab, shareCam, name], stopBtn };
 }
 
 /** Mount the call monitor; returns the unmount function (sharing goes on in the background). */
@@ -55,6 +56,7 @@ export function mount(root, { store }) {
   const show = () => {
     const active = Boolean(session && !session.stopped);
     ui.buttons.forEach((b) => (b.disabled = active));
+    ui.setup.hidden = active; // while sharing, the verdict takes the space the choices had
     ui.stopBtn.hidden = !active;
     liveBox.hidden = !active;
     banner.el.hidden = !active;
