@@ -115,7 +115,8 @@ def rescale(image: np.ndarray, factor: float) -> np.ndarray:
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     """JPEG round trip at `quality`."""
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else image
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    return image if decoded is None else np.asarray(decoded, np.uint8)
 
 
 def post_augment(image: np.ndarray, aug: PostAugment) -> np.ndarray:
@@ -148,14 +149,14 @@ def h264_roundtrip(frames: list[np.ndarray], crf: int, scale: float = 1.0) -> li
         stream.width, stream.height, stream.pix_fmt = enc_w, enc_h, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
         for frame in frames:
-            small = cv2.resize(frame, (enc_w, enc_h), interpolation=cv2.INTER_AREA)
+            small = np.asarray(cv2.resize(frame, (enc_w, enc_h), interpolation=cv2.INTER_AREA), np.uint8)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(small, format="bgr24")))
         container.mux(stream.encode(None))
     buffer.seek(0)
     with av.open(buffer, mode="r") as container:
-        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
-    decoded = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in decoded]
-    # The encoder may hold back nothing here, but never return fewer frames than were given.
+        raw = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    decoded: list[np.ndarray] = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in raw]
+    # Never return fewer frames than were given, whatever the encoder did.
     while len(decoded) < len(frames):
         decoded.append(decoded[-1])
     return decoded[: len(frames)]

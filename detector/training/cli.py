@@ -12,14 +12,15 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
-def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Register the training subcommands on an argparse subparsers object."""
     _add_prepare(subparsers)
     _add_synth(subparsers)
     _add_train(subparsers)
+    _add_eval(subparsers)
 
 
-def _add_prepare(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "prepare", help="detect, align and cache face crops from videos/images (plain, FF++, Celeb-DF, DFDC)"
     )
@@ -56,12 +57,12 @@ def run_prepare(args: argparse.Namespace) -> int:
         max_frames=args.max_frames, run_length=args.run_length, stride=args.stride,
         max_faces=args.max_faces, min_face_px=args.min_face,
     )
-    rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig()), args.out, config)
+    rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
     print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")
     return 0
 
 
-def _add_synth(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_synth(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("synth", help="write example self-blended real/fake/mask PNGs from a cache")
     parser.add_argument("cache", type=Path, help="a prepared cache")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -80,7 +81,7 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the CNN-LSTM on real faces and their self-blended fakes")
     parser.add_argument("--data", type=Path, nargs="+", required=True, metavar="CACHE", help="prepared caches")
     parser.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/NAME")
@@ -120,6 +121,33 @@ def run_train(args: argparse.Namespace) -> int:
     )
     metrics = train(config)
     print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _add_eval(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("eval", help="frame/video AUC, EER, AP, FPR at the threshold, ROC plot")
+    parser.add_argument("data", type=Path, nargs="+", metavar="DATA", help="prepared caches")
+    parser.add_argument("--weights", type=Path, default=None, help="checkpoint (default: the bundled weights)")
+    parser.add_argument("--out", type=Path, required=True, help="report folder (report.json, roc.png)")
+    parser.add_argument("--subset", choices=["all", "val", "test"], default="all",
+                        help="val: the checkpoint's held-out identities; test: the data set's test split")
+    parser.add_argument("--synth", action="store_true", help="add a self-blended fake of every real video")
+    parser.add_argument("--frames", type=int, default=32, help="frames per video, evenly spaced")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.set_defaults(handler=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Handler of `eval`."""
+    from detector.training.evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(
+        caches=tuple(args.data), weights=args.weights, out=args.out, subset=args.subset, synth=args.synth,
+        frames=args.frames, seed=args.seed, threads=args.threads,
+    )
+    report = evaluate(config)
+    print(json.dumps({k: report[k] for k in ("threshold", "subset", "frame", "video")}, indent=2))
     return 0
 
 

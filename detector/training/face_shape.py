@@ -63,7 +63,7 @@ class FaceOutline:
         eyes = self.keypoints[:2].mean(axis=0)
         mouth = self.keypoints[3:].mean(axis=0)
         direction = eyes - mouth
-        return direction / max(float(np.linalg.norm(direction)), 1e-6)  # type: ignore[no-any-return]
+        return direction / max(float(np.linalg.norm(direction)), 1e-6)
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 2×3 affine to (N, 2) points."""
-    return points @ matrix[:, :2].T + matrix[:, 2]  # type: ignore[no-any-return]
+    return points @ matrix[:, :2].T + matrix[:, 2]
 
 
 def face_outline(keypoints: np.ndarray) -> FaceOutline:

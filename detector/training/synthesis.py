@@ -123,7 +123,7 @@ def hull_polygon(outline: FaceOutline, params: MaskParams) -> np.ndarray:
     points = outline.hull_points(0.0)
     if params.shape is MaskShape.INNER:
         nose = outline.keypoints[2]
-        return nose + (points - nose) * (1.0 - params.shrink)  # type: ignore[no-any-return]
+        return nose + (points - nose) * (1.0 - params.shrink)
     if params.shape is MaskShape.LOWER:
         eye_line = outline.keypoints[:2].mean(axis=0)
         nose = outline.keypoints[2]
@@ -143,7 +143,7 @@ def draw_mask(keypoints: np.ndarray, params: MaskParams, size: int) -> np.ndarra
     if params.erode:
         soft = cv2.erode(soft, np.ones((2 * params.erode + 1,) * 2, np.uint8))
     mask = cv2.GaussianBlur(soft.astype(np.float32) / 255.0, (params.blur_kernel,) * 2, params.blur_sigma)
-    return (mask * params.ratio).astype(np.float32)  # type: ignore[no-any-return]
+    return (mask * params.ratio).astype(np.float32)
 
 
 def _elastic(mask: np.ndarray, seed: int, alpha: float) -> np.ndarray:

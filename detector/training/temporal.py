@@ -7,6 +7,7 @@ state carried (detached) from one window to the next exactly as the streaming an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +37,9 @@ class ClipBank:
         return {k: getattr(self, k) for k in ("embeddings", "frame_logits", "labels", "clip_labels")}
 
 
-def clip_sources(pool: FacePool, stills: int, reuse: int, length: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def clip_sources(
+    pool: FacePool, stills: int, reuse: int, length: int, rng: np.random.Generator
+) -> Iterator[tuple[list[np.ndarray], list[np.ndarray]]]:
     """Yield (crops, keypoints) of clips: `length`-frame windows of video runs, `reuse` times each,
     then `stills` synthetic sequences from randomly chosen real stills."""
     for run in pool.runs:

@@ -139,7 +139,7 @@ def _stage1(
     _save_state(config.out, net, rng, history, stage=2, step=0)
 
 
-def _warmup_cosine(total: int, warmup: int):  # type: ignore[no-untyped-def]
+def _warmup_cosine(total: int, warmup: int):
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
@@ -267,4 +267,4 @@ def _load_state(out: Path) -> dict[str, Any] | None:
         logger.warning("--resume: no %s, starting afresh", path)
         return None
     logger.info("resuming from %s", path)
-    return torch.load(path, map_location="cpu", weights_only=False)  # type: ignore[no-any-return]
+    return torch.load(path, map_location="cpu", weights_only=False)

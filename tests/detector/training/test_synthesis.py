@@ -1,0 +1,60 @@
+"""Self-blended fakes: changes stay inside the mask, the mask stays on the face."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from detector.training.face_shape import face_outline
+from detector.training.synthesis import MaskShape, blend, blend_clip, hull_polygon, sample_blend_params
+from tests.detector.training.conftest import AlignedFaces
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fake_differs_from_real_only_inside_the_mask(aligned_faces: AlignedFaces, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = seed % len(aligned_faces.crops)
+    result = blend(aligned_faces.crops[k], aligned_faces.keypoints[k], sample_blend_params(rng))
+    changed = np.any(result.fake != result.real, axis=2)
+    assert changed.any()
+    assert not changed[result.mask == 0].any()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_mask_lies_inside_the_face_hull(aligned_faces: AlignedFaces, seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    k = seed % len(aligned_faces.crops)
+    params = sample_blend_params(rng)
+    keypoints = aligned_faces.keypoints[k]
+    result = blend(aligned_faces.crops[k], keypoints, params)
+    hull = np.zeros(result.mask.shape, np.uint8)
+    polygon = hull_polygon(face_outline(keypoints), params.mask)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(polygon).astype(np.int32)), 1)
+    # Softening reaches past the hard hull by at most the elastic displacement plus the blur radius.
+    reach = int(np.ceil(params.mask.elastic_alpha)) + params.mask.blur_kernel // 2 + 1
+    grown = cv2.dilate(hull, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    assert not (result.mask[grown == 0] > 1e-3).any()
+    nose = np.round(keypoints[2]).astype(int)
+    assert result.mask[nose[1], nose[0]] > 0  # the mask covers the face, not just lies near it
+
+
+def test_whole_face_hull_contains_the_keypoints(aligned_faces: AlignedFaces) -> None:
+    outline = face_outline(aligned_faces.keypoints[0])
+    hull = cv2.convexHull(outline.hull_points().astype(np.float32))
+    for point in aligned_faces.keypoints[0]:
+        assert cv2.pointPolygonTest(hull, (float(point[0]), float(point[1])), False) > 0
+    assert set(MaskShape) >= {MaskShape.WHOLE, MaskShape.INNER, MaskShape.RAISED}
+
+
+def test_clip_keeps_real_frames_identical_where_labelled_real(aligned_faces: AlignedFaces) -> None:
+    crops = [aligned_faces.crops[0]] * 8
+    keypoints = [aligned_faces.keypoints[0] + np.float32(0.3 * t) for t in range(8)]
+    for seed in range(40):
+        clip = blend_clip(crops, keypoints, np.random.default_rng(seed))
+        assert len(clip.fake) == len(clip.real) == len(clip.masks) == 8
+        for t in range(8):
+            if clip.labels[t] == 0:
+                assert np.array_equal(clip.fake[t], clip.real[t])
+            else:
+                assert not np.any((clip.fake[t] != clip.real[t]).any(axis=2) & (clip.masks[t] == 0))
