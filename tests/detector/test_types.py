@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,9 @@ def test_iou() -> None:
 
 def test_face_score_json_with_numpy_numbers() -> None:
     # Optical flow moves boxes with numpy arithmetic: float32 coordinates must still serialise.
-    x = np.float32(10.26)
+    # Typed as Any on purpose: mypy rightly rejects numpy scalars for float fields, but they occur at run time.
+    x: Any = np.float32(10.26)
+    f32: Any = np.float32
     score = FaceScore(
         stream_id="s",
         track_id=1,
@@ -28,8 +31,8 @@ def test_face_score_json_with_numpy_numbers() -> None:
         prob=None,
         rolling=None,
         state=ScoreState.ABSTAIN,
-        box=Box(x, x, x + np.float32(40), x + np.float32(50)),
-        quality=Quality(size_px=np.float32(40.0), sharpness=np.float64(3.0), yaw_deg=np.float32(1.0), ok=False),
+        box=Box(x, x, x + f32(40), x + f32(50)),
+        quality=Quality(size_px=f32(40.0), sharpness=np.float64(3.0), yaw_deg=f32(1.0), ok=False),
     )
 
     out = json.loads(json.dumps(score.as_dict()))
