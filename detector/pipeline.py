@@ -77,6 +77,7 @@ class _Session:
     last_hist: np.ndarray | None = None
     flow: KeypointFlow = field(default_factory=KeypointFlow)
     since_detect: int = 0
+    followed: int = 0  # faces the optical flow is following since the last detection
 
 
 @dataclass(frozen=True)
@@ -174,15 +175,18 @@ class Analyzer:
         return session.tracker.update(detections)
 
     def _find_faces(self, session: _Session, image: np.ndarray, cut: bool) -> list[Detection]:
-        """Detector every `detect_every` frames (and after a cut or when no face is followed); flow between."""
+        """Detector every `detect_every` frames (and after a cut or when the flow loses a face); flow between."""
         session.since_detect += 1
         if not cut and session.since_detect < self.config.analysis.detect_every:
             followed = session.flow.follow(image)
-            if followed:
+            # Only when every face was followed: a face the flow lost (blur, occlusion) would otherwise
+            # vanish from the output until the next detection instead of being looked for at once.
+            if followed and len(followed) == session.followed:
                 return followed
         session.since_detect = 0
         detections = self._largest(self.detector.detect(image))
         session.flow.remember(image, detections)
+        session.followed = len(detections)
         return detections
 
     def _largest(self, detections: list[Detection]) -> list[Detection]:

@@ -44,7 +44,8 @@ def test_tiny_and_blurred_faces_abstain(analyzer: Analyzer, clips: Clips) -> Non
     results = analyze_file(analyzer, clips.get("poor_faces"), fps=30)
 
     faces = [f for r in results for f in r.faces]
-    assert len(results) == POOR_FRAMES and faces
+    # Both in every frame: optical flow loses the blurred face, and then the detector looks again.
+    assert [len(r.faces) for r in results] == [2] * POOR_FRAMES
     assert all(f.state is ScoreState.ABSTAIN and f.prob is None and f.rolling is None for f in faces)
     assert all(f.as_dict()["prob"] is None and f.as_dict()["state"] == "abstain" for f in faces)
     small = [f for f in faces if f.box.x1 < 200]
