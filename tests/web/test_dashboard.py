@@ -49,16 +49,31 @@ def _get_json(url: str) -> dict:
         return json.load(response)
 
 
-def write_y4m(clip: Path, out: Path, size: tuple[int, int], fps: int) -> Path:
-    """Every frame of `clip` scaled to `size`, as a 4:2:0 Y4M (what chromium's fake camera plays in a loop)."""
+def write_y4m(clip: Path, out: Path, size: tuple[int, int], fps: int, shrink: float | None = None) -> Path:
+    """Every frame of `clip` as a 4:2:0 Y4M of `size` (what chromium's fake camera plays in a loop).
+
+    Frames are scaled to fill `size`; with `shrink` they are scaled by that factor instead and centred
+    on a grey picture, which makes the face small.
+    """
     width, height = size
     with av.open(str(clip)) as container, out.open("wb") as f:
         f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
         for frame in container.decode(video=0):
+            if shrink is not None:
+                frame = _centred(frame, width, height, shrink)
             planes = frame.reformat(width=width, height=height, format="yuv420p").to_ndarray()
             f.write(b"FRAME\n")
             f.write(np.ascontiguousarray(planes).tobytes())
     return out
+
+
+def _centred(frame: av.VideoFrame, width: int, height: int, shrink: float) -> av.VideoFrame:
+    small = frame.reformat(width=round(frame.width * shrink), height=round(frame.height * shrink), format="rgb24")
+    picture = small.to_ndarray()
+    canvas = np.full((height, width, 3), 90, np.uint8)
+    top, left = (height - picture.shape[0]) // 2, (width - picture.shape[1]) // 2
+    canvas[top : top + picture.shape[0], left : left + picture.shape[1]] = picture
+    return av.VideoFrame.from_ndarray(canvas, format="rgb24")
 
 
 @pytest.fixture(scope="session")
@@ -123,27 +138,41 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(face_y4m: Path) -> Iterator[object]:
+@pytest.fixture(scope="session")
+def small_face_y4m(carphone: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clip at 55 % on a 320×240 picture: a face about 25 px wide, under scoring.min_face_px (32)."""
+    return write_y4m(carphone, tmp_path_factory.mktemp("y4m") / "small.y4m", (320, 240), Y4M_FPS, shrink=0.55)
+
+
+def _launch(playwright: object, y4m: Path) -> object:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium; see .ci/apt-packages.txt)")
     args = [
         "--no-sandbox",
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={face_y4m}",
+        f"--use-file-for-fake-video-capture={y4m}",
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
         "--disable-quic",
         "--no-first-run",
     ]
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[object]:
+    with sync_api.sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: object, face_y4m: Path) -> Iterator[object]:
+    """Chromium whose fake webcam shows the talking face, filling the picture."""
+    chromium = _launch(playwright, face_y4m)
+    yield chromium
+    chromium.close()  # type: ignore[attr-defined]
 
 
 def _new_page(browser: object, base_url: str) -> tuple[object, object, list[str]]:
@@ -254,4 +283,23 @@ def test_page_reconnects_after_the_server_restarts(browser: object, tmp_path: Pa
     finally:
         context.close()  # type: ignore[attr-defined]
         process.stop()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def test_small_face_reads_cannot_judge(playwright: object, small_face_y4m: Path, server: str) -> None:
+    chromium = _launch(playwright, small_face_y4m)
+    context, page, errors = _new_page(chromium, server)
+    try:
+        page.goto("/#/monitor")  # type: ignore[attr-defined]
+        page.fill("#call-name", "Small face")  # type: ignore[attr-defined]
+        page.click("#share-camera")  # type: ignore[attr-defined]
+        title = page.locator(".verdict-title")  # type: ignore[attr-defined]
+        sync_api.expect(title).to_have_text("Can't judge", timeout=SCORE_WITHIN_MS)
+        sync_api.expect(page.locator(".verdict-detail")).to_have_text("face too small")  # type: ignore[attr-defined]
+        sync_api.expect(page.locator(".face-item .face-score").first).to_have_text("not judged: face too small")  # type: ignore[attr-defined]
+        _screenshot(page, "abstain.png")
+        page.click("#stop-sharing")  # type: ignore[attr-defined]
+    finally:
+        context.close()  # type: ignore[attr-defined]
+        chromium.close()  # type: ignore[attr-defined]
     assert not errors, f"uncaught errors in the page: {errors}"
