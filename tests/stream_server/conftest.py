@@ -63,11 +63,12 @@ class LiveServer:
 
 @pytest.fixture
 def serve(analyzer: Analyzer, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start the app under uvicorn in a thread: `serve(rtsp={...})` overrides config sections."""
+    """Start the app under uvicorn in a thread: `serve(rtsp={...})` overrides config sections, and
+    `serve(shared=wrapper)` puts a wrapper around the session's analyzer."""
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(**sections: dict[str, Any]) -> LiveServer:
-        app = create_app(make_config(tmp_path, **sections), analyzer)
+    def start(shared: Any = None, **sections: dict[str, Any]) -> LiveServer:
+        app = create_app(make_config(tmp_path, **sections), shared if shared is not None else analyzer)
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

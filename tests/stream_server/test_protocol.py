@@ -1,0 +1,80 @@
+"""Every /ws message and Stream object matches the JSON schema in docs/api.md, alerts included."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+from websockets.asyncio.client import connect
+
+from detector.pipeline import Analyzer
+from tests.stream_server.conftest import LiveServer, wait_message
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+class LowThreshold:
+    """The shared analyzer, claiming a threshold of 0.05 so that every face raises an alert."""
+
+    def __init__(self, inner: Analyzer) -> None:
+        self.info = replace(inner.info, threshold=0.05)
+        self.process = inner.process
+        self.close_stream = inner.close_stream
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    text = DOCS.read_text()
+    block = re.search(r"### JSON Schema\s+```json\n(.*?)```", text, re.S)
+    assert block, "docs/api.md has no JSON Schema block"
+    loaded: dict[str, Any] = json.loads(block.group(1))
+    Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+def validator(schema: dict[str, Any], definition: str | None = None) -> Draft202012Validator:
+    target = schema if definition is None else {**schema, "$ref": f"#/$defs/{definition}"}
+    if definition is not None:
+        target.pop("oneOf")
+    return Draft202012Validator(target)
+
+
+@pytest.mark.asyncio
+async def test_messages_match_the_documented_schema(
+    serve: Callable[..., LiveServer], analyzer: Analyzer, carphone_bytes: bytes, schema: dict[str, Any]
+) -> None:
+    # Alerts are raised even by the untrained model here, at a low threshold, so `event` is exercised.
+    server = serve(LowThreshold(analyzer), events={"require_trained_model": False, "min_frames": 1})
+    seen: list[dict[str, Any]] = []
+    async with connect(server.ws_url) as ws, httpx.AsyncClient(base_url=server.url) as http:
+        await wait_message(ws, lambda m: m["type"] == "hello", seen)
+        stream = (await http.post("/api/uploads?name=face.mp4", content=carphone_bytes)).json()
+        await wait_message(ws, lambda m: m["type"] == "event" and m["event"]["phase"] == "start", seen)
+        await wait_message(
+            ws,
+            lambda m: (
+                m["type"] == "status" and m["stream"]["id"] == stream["id"] and m["stream"]["status"] == "stopped"
+            ),
+            seen,
+        )
+        listed = (await http.get("/api/streams")).json()["streams"]
+        await http.delete(f"/api/streams/{stream['id']}")
+        await wait_message(ws, lambda m: m["type"] == "status" and m["stream"].get("removed") is True, seen)
+        events = (await http.get("/api/events", params={"stream": stream["id"]})).json()["events"]
+
+    messages = validator(schema)
+    for message in seen:
+        messages.validate(message)
+    assert {"hello", "status", "score", "event"} <= {m["type"] for m in seen}
+    for entry in [*listed, {k: v for k, v in stream.items() if k != "video"}]:
+        validator(schema, "stream").validate(entry)
+    phases = [(m["event"]["phase"], m["event"]["reason"]) for m in seen if m["type"] == "event"]
+    assert phases[0] == ("start", None) and phases[-1][0] == "end"
+    assert events and all(e["end_wall"] is not None for e in events)  # the stop closed every alert
