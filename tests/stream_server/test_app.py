@@ -16,7 +16,7 @@ from detector.config import Config
 from detector.pipeline import Analyzer
 from stream_server.app import DEFAULT_WEB_DIR, create_app
 from stream_server.cli import configure
-from tests.stream_server.conftest import LiveServer, make_config
+from tests.stream_server.conftest import LiveServer, free_port, make_config
 
 
 def test_health_reports_the_model(analyzer: Analyzer, tmp_path: Path) -> None:
@@ -68,3 +68,15 @@ async def test_websocket_refuses_foreign_origins(serve: Callable[..., LiveServer
         async with connect(server.ws_url, origin="https://evil.example"):  # type: ignore[arg-type]
             pass
     assert refused.value.response.status_code == 403
+
+
+def test_cameras_from_config_start_at_boot(analyzer: Analyzer, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there: the camera must keep retrying, masked
+    cameras = [{"name": "yard", "url": f"rtsp://admin:hunter2@127.0.0.1:{port}/live"}]
+    config = make_config(tmp_path, rtsp={"backoff_initial_s": 0.2, "backoff_max_s": 0.5})
+    config = config.model_copy(update={"cameras": Config.model_validate({"cameras": cameras}).cameras})
+    with TestClient(create_app(config, analyzer)) as client:
+        [camera] = client.get("/api/streams").json()["streams"]
+    assert (camera["name"], camera["kind"]) == ("yard", "rtsp")
+    assert camera["status"] in ("connecting", "reconnecting")
+    assert camera["source"] == f"rtsp://***@127.0.0.1:{port}/live"
