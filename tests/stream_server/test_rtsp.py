@@ -5,6 +5,7 @@ The server is killed and started again mid-stream: the camera must go back to `l
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,3 +149,24 @@ async def test_unreachable_camera_reconnects_without_hurting_others(
     assert listed[camera["id"]]["status"] == "reconnecting"
     assert listed[upload.json()["id"]]["error"] is None
     assert health["status"] == "ok"
+
+
+@pytest.mark.asyncio
+async def test_frozen_camera_is_stalled_then_recovers(
+    serve: Callable[..., LiveServer], rtsp_server: RtspServer
+) -> None:
+    """A server that stops sending (SIGSTOP) keeps the TCP connection open: only the stall check sees it."""
+    server = serve(rtsp=RTSP)
+    seen: list[dict[str, Any]] = []
+    async with connect(server.ws_url) as ws, httpx.AsyncClient(base_url=server.url) as http:
+        stream_id = (await http.post("/api/streams", json={"url": rtsp_server.url})).json()["id"]
+        await wait_message(ws, lambda m: m["type"] == "score" and m["stream"] == stream_id, seen)
+        assert rtsp_server.process is not None
+        rtsp_server.process.send_signal(signal.SIGSTOP)
+        try:
+            stalled = await wait_message(ws, _status(stream_id, "stalled"), seen)
+            await wait_message(ws, _status(stream_id, "reconnecting"), seen)  # the read timeout fired
+        finally:
+            rtsp_server.process.send_signal(signal.SIGCONT)
+        await wait_message(ws, _status(stream_id, "live"), seen)
+    assert "no frame for" in stalled["stream"]["error"]
