@@ -128,7 +128,10 @@ class Scheduler:
                 return
             lane.ending = True
             lane.drain = lane.drain and drain
-            lane.queue.seal() if drain else lane.queue.close()
+            if drain:
+                lane.queue.seal()
+            else:
+                lane.queue.close()
         self._wake.set()
 
     def start(self) -> None:
