@@ -10,6 +10,7 @@ class StreamKind(StrEnum):
     WEBRTC = "webrtc"
     RTSP = "rtsp"
     UPLOAD = "upload"
+    REPLAY = "replay"  # a file played back at real time as if live (bench, demos)
 
 
 class StreamStatus(StrEnum):

@@ -1,19 +1,23 @@
-"""Runs the benchmark and prints its report."""
+"""Runs the benchmark and prints its report (a table, or one JSON object)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import sys
 import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TextIO
 
 from detector.analyze import AnalyzeRequest, run_analysis
 from detector.bench.clips import ClipSpec, write_clip
-from detector.bench.stages import StageCosts, measure_stages
-from detector.config import load_config
+from detector.bench.e2e import EndToEnd, run_end_to_end
+from detector.bench.stages import measure_stages
+from detector.config import Config, load_config
 from detector.pipeline import Analyzer
 
 
@@ -23,49 +27,57 @@ def run_bench(args: argparse.Namespace) -> int:
     seconds = 4.0 if args.quick else args.seconds
     analyzer = Analyzer(config)
     with tempfile.TemporaryDirectory(prefix="dfm-bench-") as tmp:
-        clips = [Path(c) for c in args.clips] or [
-            write_clip(Path(tmp) / "clip720.mp4", ClipSpec(seconds=seconds, faces=args.faces))
-        ]
-        report = _measure(clips[0], analyzer, args.fps)
+        clip = (
+            Path(args.clips[0])
+            if args.clips
+            else write_clip(Path(tmp) / "clip720.mp4", ClipSpec(seconds=min(seconds, 10.0), faces=args.faces))
+        )
+        report = measure(config, analyzer, clip, args.streams, seconds)
+    report["args"] = {"streams": args.streams, "faces": args.faces, "fps": args.fps, "seconds": seconds}
     if args.format == "json":
         print(json.dumps(report))
     else:
-        _print_table(report, sys.stdout)
+        print_table(report, sys.stdout)
     return 0
 
 
-def _measure(clip: Path, analyzer: Analyzer, fps: float) -> dict[str, object]:
-    stages = measure_stages(clip, analyzer, fps)
-    ratio = stages.decoded_frames / max(stages.analyzed_frames, 1)
-    per_frame = stages.per_analyzed_frame(ratio)
+def measure(config: Config, analyzer: Analyzer, clip: Path, streams: int, seconds: float) -> dict[str, Any]:
+    """Stage costs, file speed, one-stream latency and the N-stream load, all in this process."""
+    stages = measure_stages(clip, analyzer, config.analysis.fps)
+    per_frame = stages.per_analyzed_frame(stages.decoded_frames / max(stages.analyzed_frames, 1))
     floor = sum(per_frame.values())
-    file_speed, file_cpu_ms = _file_speed(clip, analyzer)
+    file_speed = _file_speed(clip, analyzer)
+    single = run_end_to_end(config, analyzer, clip, 1, seconds)
+    load = single if streams == 1 else run_end_to_end(config, analyzer, clip, streams, seconds)
     return {
         "machine": _machine(),
-        "stages": asdict(stages),
-        "stage_ms_per_analyzed_frame": {k: round(v, 3) for k, v in per_frame.items()},
-        "floor_ms_per_analyzed_frame": round(floor, 3),
+        "stage_ms": {k: round(v, 3) for k, v in per_frame.items()},
+        "floor_ms": round(floor, 3),
+        "faces_per_frame": round(stages.faces_per_frame, 2),
         "file_speed_x_realtime": round(file_speed, 2),
-        "file_cpu_ms_per_analyzed_frame": round(file_cpu_ms, 3),
-        "file_floor_ratio": round(file_cpu_ms / floor, 3) if floor else None,
+        "latency_p50_ms": _r(single.latency_p50_ms),
+        "latency_p95_ms": _r(single.latency_p95_ms),
+        "streams_per_core": round(load.streams_per_core, 3),
+        "e2e_ms_per_analyzed_frame": round(load.cpu_ms_per_analyzed_frame, 3),
+        "floor_ratio": round(load.cpu_ms_per_analyzed_frame / floor, 3) if floor else None,
+        "load": {
+            **asdict(load),
+            "backlog": round(load.backlog, 4),
+            "streams_per_core": round(load.streams_per_core, 3),
+        },
     }
 
 
-def _file_speed(clip: Path, analyzer: Analyzer) -> tuple[float, float]:
-    """`analyze` on a file: seconds of video per wall second, and process CPU per analyzed frame."""
-    frames = 0
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
-    def count(_: dict[str, object]) -> None:
-        return None
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    summary = run_analysis(
-        analyzer.config, AnalyzeRequest(str(clip), stream_id="bench-file", show_progress=False), count, analyzer
-    )
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    frames = summary.frames_analyzed
-    duration = _duration(clip)
-    return duration / wall, 1000 * cpu / max(frames, 1)
+def _file_speed(clip: Path, analyzer: Analyzer) -> float:
+    """`analyze` on a file: seconds of video per wall-clock second."""
+    request = AnalyzeRequest(str(clip), stream_id="bench-file", show_progress=False)
+    started = time.perf_counter()
+    run_analysis(analyzer.config, request, None, analyzer)
+    return _duration(clip) / (time.perf_counter() - started)
 
 
 def _duration(clip: Path) -> float:
@@ -78,28 +90,27 @@ def _duration(clip: Path) -> float:
         return float(container.duration or 0) / av.time_base
 
 
-def _machine() -> dict[str, object]:
-    import os
-    import platform
-
+def _machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
+        "cpu": platform.processor() or platform.machine(),
         "python": platform.python_version(),
     }
 
 
-def _print_table(report: dict[str, object], out: object) -> None:
-    write = out.write  # type: ignore[attr-defined]
-    stages = report["stage_ms_per_analyzed_frame"]
-    assert isinstance(stages, dict)
-    write("stage cost per analyzed frame (ms of CPU)\n")
-    for name, value in stages.items():
-        write(f"  {name:<8} {value:8.2f}\n")
-    write(f"  {'floor':<8} {report['floor_ms_per_analyzed_frame']:8.2f}\n")
-    write(f"file analyze: {report['file_speed_x_realtime']}x real time, ")
-    write(f"{report['file_cpu_ms_per_analyzed_frame']} ms CPU per analyzed frame ")
-    write(f"({report['file_floor_ratio']}x the floor)\n")
+def print_table(report: dict[str, Any], out: TextIO) -> None:
+    w = out.write
+    w("stage cost per analyzed frame (ms of CPU)\n")
+    for name, value in report["stage_ms"].items():
+        w(f"  {name:<8} {value:8.2f}\n")
+    w(f"  {'floor':<8} {report['floor_ms']:8.2f}   ({report['faces_per_frame']} faces per frame)\n")
+    load = report["load"]
+    w(f"file analyze:        {report['file_speed_x_realtime']}x real time\n")
+    w(f"1 stream latency:    p50 {report['latency_p50_ms']} ms, p95 {report['latency_p95_ms']} ms (glass to /ws)\n")
+    w(f"{load['streams']} streams:          {report['streams_per_core']} streams per core, ")
+    w(f"backlog {100 * load['backlog']:.2f} %, p95 latency {_r(load['latency_p95_ms'])} ms\n")
+    w(f"end to end:          {report['e2e_ms_per_analyzed_frame']} ms CPU per analyzed frame = ")
+    w(f"{report['floor_ratio']}x the stage floor\n")
 
 
-__all__ = ["run_bench", "StageCosts"]
+__all__ = ["run_bench", "measure", "EndToEnd"]
