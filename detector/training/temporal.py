@@ -7,6 +7,8 @@ state carried (detached) from one window to the next exactly as the streaming an
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -19,6 +21,8 @@ from detector.model.network import DeepfakeNet
 from detector.training.clips import make_clip_pair, still_sequence
 from detector.training.data import FacePool
 from detector.training.frames import frame_outputs
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,27 @@ def clip_sources(
 
 
 def build_bank(
-    net: DeepfakeNet, pool: FacePool, rng: np.random.Generator, *, stills: int, reuse: int, length: int
+    net: DeepfakeNet, pool: FacePool, rng: np.random.Generator, *, stills: int, reuse: int, length: int,
+    seconds: float = float("inf"),
 ) -> ClipBank:
-    """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN."""
-    embeddings, logits, labels, clip_labels = [], [], [], []
+    """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN.
+
+    Stops early once `seconds` have passed (a shared machine can be several times slower than usual);
+    the clips are shuffled first so an early stop still leaves a mix of video runs and stills.
+    """
+    embeddings: list[np.ndarray] = []
+    logits: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    clip_labels: list[float] = []
     sources = list(clip_sources(pool, stills, reuse, length, rng))
-    for crops, keypoints in tqdm(sources, desc="embed clips", unit="clip", dynamic_ncols=True):
+    order = rng.permutation(len(sources))
+    started = time.monotonic()
+    for k in tqdm(order, desc="embed clips", unit="clip", dynamic_ncols=True):
+        if time.monotonic() - started > seconds:
+            built = len(clip_labels) // 2
+            logger.warning("clip bank stopped by the time budget after %d of %d clips", built, len(order))
+            break
+        crops, keypoints = sources[int(k)]
         pair = make_clip_pair(crops, keypoints, rng)
         emb, lg = frame_outputs(net, pair.real + pair.fake)
         embeddings += [emb[:length], emb[length:]]
