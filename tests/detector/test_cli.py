@@ -106,6 +106,21 @@ def test_table_format(clips: Clips) -> None:
 
 
 @pytest.mark.slow
+def test_output_cut_short_by_its_reader_ends_quietly(clips: Clips) -> None:
+    # `deepfake-monitor analyze clip.mp4 | head -1`: the reader leaves after one line.
+    command = [sys.executable, "-m", "detector.cli", "analyze", str(clips.get("moving_face")), "--no-progress"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # the next face line (a frame later) meets a closed pipe
+        stderr = proc.stderr.read()
+        returncode = proc.wait(timeout=120)
+
+    assert json.loads(first)["track"] == 1
+    assert returncode == 141 and "Traceback" not in stderr, stderr
+
+
+@pytest.mark.slow
 def test_installed_command(clips: Clips) -> None:
     command = Path(sys.executable).parent / "deepfake-monitor"
     if not command.exists():
