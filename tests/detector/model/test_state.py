@@ -7,8 +7,10 @@ frames gives different probabilities, and the first score of a new track equals 
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,7 +22,7 @@ from detector.model.state import TrackStateStore
 from detector.pipeline import Analyzer
 from detector.types import Frame
 from tests.helpers.analysis import unique_stream_id
-from tests.helpers.media import Clips
+from tests.helpers.media import Clips, Placement, compose
 
 SAME = 1e-6  # identical inputs through identical code: equal up to float noise
 DIFFERENT = 1e-5  # the smallest change carried state must make
@@ -148,3 +150,22 @@ def test_a_new_track_starts_from_zero_state(every_frame_detector: Analyzer, clip
     )
     # ... and from then on it carries its own.
     assert abs(scores[second_of_new][tracks[1]] - fresh_prob(every_frame_detector, frames[second_of_new])) > DIFFERENT  # type: ignore[operator]
+
+
+def test_a_scene_cut_restarts_the_state_of_a_continuing_track(analyzer: Analyzer) -> None:
+    bright = compose([Placement("hopper", cx=240, cy=160, side=150)])
+    dark = bright.copy()
+    outside = np.ones(dark.shape[:2], bool)
+    outside[85:235, 165:315] = False  # the face patch stays as it is
+    dark[outside] //= 4
+    frames = [Frame("cut", image, i, Fraction(1, 30), i / 30, i) for i, image in enumerate([bright] * 4 + [dark] * 2)]
+    stream_id = unique_stream_id("cut")
+
+    results = [analyzer.process([replace(f, stream_id=stream_id)])[0] for f in frames]
+    analyzer.close_stream(stream_id)
+
+    assert [r.scene_cut for r in results] == [False, False, False, False, True, False]
+    assert len({f.track_id for r in results for f in r.faces}) == 1  # the same person throughout
+    after_cut = results[4].faces[0].prob
+    assert after_cut == pytest.approx(fresh_prob(analyzer, frames[4]), abs=SAME)
+    assert abs(results[5].faces[0].prob - fresh_prob(analyzer, frames[5])) > DIFFERENT  # type: ignore[operator]
