@@ -236,7 +236,7 @@ def plot_roc(scored: list[Scored], path: Path) -> None:
         if 0 < labels.sum() < labels.size:
             roc = roc_curve(labels, scores)
             ax.plot(roc.fpr, roc.tpr, label=f"{name} AUC {auc(labels, scores):.3f}")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.5, ls="--")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.5, ls="--", label="chance")
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right")
     fig.tight_layout()
