@@ -37,7 +37,10 @@ class KeypointFlow:
             self._grey, self._scale, self._faces = grey, scale, []
             return []
         points = np.concatenate([f.keypoints for f in self._faces]).astype(np.float32) * scale
-        moved, status, error = cv2.calcOpticalFlowPyrLK(self._grey, grey, points.reshape(-1, 1, 2), None, **_LK)
+        # OpenCV's stubs want an array for nextPts; None (let OpenCV allocate it) is what its docs use.
+        moved, status, error = cv2.calcOpticalFlowPyrLK(  # type: ignore[call-overload]
+            self._grey, grey, points.reshape(-1, 1, 2), None, **_LK
+        )
         ok = (status.ravel() == 1) & (error.ravel() < _MAX_ERROR)
         faces = []
         for i, face in enumerate(self._faces):
@@ -63,10 +66,11 @@ def _moved(face: Detection, keypoints: np.ndarray) -> Detection:
     new_s = float(np.linalg.norm(keypoints - new_c, axis=1).mean())
     k = new_s / old_s if old_s > 1e-6 else 1.0
     b = face.box
+    # float(): numpy scalars in a Box would leak into JSON output, which refuses them.
     box = Box(
-        new_c[0] + (b.x1 - old_c[0]) * k,
-        new_c[1] + (b.y1 - old_c[1]) * k,
-        new_c[0] + (b.x2 - old_c[0]) * k,
-        new_c[1] + (b.y2 - old_c[1]) * k,
+        float(new_c[0] + (b.x1 - old_c[0]) * k),
+        float(new_c[1] + (b.y1 - old_c[1]) * k),
+        float(new_c[0] + (b.x2 - old_c[0]) * k),
+        float(new_c[1] + (b.y2 - old_c[1]) * k),
     )
     return Detection(box=box, keypoints=keypoints.astype(np.float32), score=face.score)

@@ -66,7 +66,7 @@ def export_embed_graph(net: DeepfakeNet, input_size: int) -> bytes:
         torch.onnx.export(
             graph,
             (probe,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # export writes to any binary file object; the stub says path
             input_names=["crops"],
             output_names=["embeddings", "frame_logits"],
             dynamic_axes={"crops": {0: "batch"}, "embeddings": {0: "batch"}, "frame_logits": {0: "batch"}},
