@@ -2,8 +2,9 @@
 
 The real server runs as a subprocess; chromium's fake camera plays a Y4M made from a real face clip
 (shared/RESEARCH.md §5), so "use my webcam" sends a talking face over WebRTC exactly as a person would.
-Screenshots go to `artifacts/web/` (gitignored). With DFM_UPDATE_SCREENSHOT=1 the overview with a live
-stream is also written to docs/dashboard.png, the picture the README shows.
+Screenshots go to `artifacts/web/` (gitignored). `DFM_UPDATE_SCREENSHOTS=1 pytest tests/web -k docs` also
+stages a scene (a call, a finished file, a reconnecting camera) and rewrites docs/dashboard.png and
+docs/screenshots/, the pictures the README shows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -217,9 +217,7 @@ def test_call_monitor_scores_the_webcam_and_overview_lists_it(page: object, serv
     expect(card.locator(".score-value")).to_have_text(re.compile(r"\d+ %"), timeout=10_000)
     expect(card.locator(".status")).to_have_text("live")
     page.wait_for_timeout(2500)  # let the sparkline grow and the face thumbnail refresh  # type: ignore[attr-defined]
-    shot = _screenshot(page, "overview.png")
-    if os.environ.get("DFM_UPDATE_SCREENSHOT") == "1":
-        shutil.copyfile(shot, REPO / "docs" / "dashboard.png")
+    _screenshot(page, "overview.png")
 
     card.locator("h2 a").click()
     expect(page.locator(".stage canvas.overlay")).to_be_visible()  # type: ignore[attr-defined]
@@ -253,6 +251,27 @@ def test_untrained_model_banner_follows_health(page: object, server: str) -> Non
     else:
         sync_api.expect(banner).to_be_visible()
     sync_api.expect(page.locator("#conn")).to_have_text("live")  # type: ignore[attr-defined]
+
+
+def test_theme_toggle_and_keyboard_navigation(page: object) -> None:
+    page.emulate_media(color_scheme="light")  # type: ignore[attr-defined]
+    page.goto("/#/")  # type: ignore[attr-defined]
+    toggle = page.locator("#theme-toggle")  # type: ignore[attr-defined]
+    sync_api.expect(toggle).to_have_attribute("aria-label", "Switch to dark theme")
+    toggle.click()
+    sync_api.expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # type: ignore[attr-defined]
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")  # type: ignore[attr-defined]
+    assert background == "rgb(15, 18, 23)"
+    page.reload()  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # type: ignore[attr-defined]
+    # Keyboard only: the skip link first, then the menu; Enter on a link switches view and focuses its heading.
+    page.keyboard.press("Tab")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator(".skip-link")).to_be_focused()  # type: ignore[attr-defined]
+    page.locator("nav a", has_text="Events").focus()  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("h1")).to_have_text("Events")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("h1")).to_be_focused()  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("nav a", has_text="Events")).to_have_attribute("aria-current", "page")  # type: ignore[attr-defined]
 
 
 def test_shared_tab_without_a_face_reads_no_face_in_view(page: object) -> None:
@@ -302,4 +321,44 @@ def test_small_face_reads_cannot_judge(playwright: object, small_face_y4m: Path,
     finally:
         context.close()  # type: ignore[attr-defined]
         chromium.close()  # type: ignore[attr-defined]
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.mark.skipif(os.environ.get("DFM_UPDATE_SCREENSHOTS") != "1", reason="set DFM_UPDATE_SCREENSHOTS=1 to rewrite")
+def test_docs_screenshots(browser: object, carphone: Path, tmp_path: Path) -> None:
+    """Stage a typical scene on a fresh server and save the README's pictures."""
+    docs = REPO / "docs"
+    (docs / "screenshots").mkdir(exist_ok=True)
+    process = ServerProcess(_free_port(), tmp_path)
+    context, page, errors = _new_page(browser, process.start())
+    try:
+        page.goto("/#/add")  # type: ignore[attr-defined]
+        page.fill("#camera-url", "rtsp://192.0.2.10:554/lobby")  # type: ignore[attr-defined]
+        page.fill("#camera-name", "Lobby camera")  # type: ignore[attr-defined]
+        page.click("#camera-form button[type=submit]")  # type: ignore[attr-defined]
+        page.wait_for_url("**/#/stream/*")  # type: ignore[attr-defined]
+        page.goto("/#/add")  # type: ignore[attr-defined]
+        page.set_input_files("#upload-file", str(carphone))  # type: ignore[attr-defined]
+        page.click("#upload-form button[type=submit]")  # type: ignore[attr-defined]
+        page.wait_for_url("**/#/stream/*")  # type: ignore[attr-defined]
+        sync_api.expect(page.locator(".verdict-title")).to_have_text(re.compile("Finished"), timeout=60_000)  # type: ignore[attr-defined]
+        page.goto("/#/monitor")  # type: ignore[attr-defined]
+        page.fill("#call-name", "Team call")  # type: ignore[attr-defined]
+        page.click("#share-camera")  # type: ignore[attr-defined]
+        sync_api.expect(page.locator(".face-item").first).to_be_visible(timeout=SCORE_WITHIN_MS)  # type: ignore[attr-defined]
+        page.wait_for_timeout(45_000)  # type: ignore[attr-defined]  # a minute of chart
+        page.click("text=Open the full stream view")  # type: ignore[attr-defined]
+        page.wait_for_timeout(2_000)  # type: ignore[attr-defined]
+        page.screenshot(path=str(docs / "screenshots" / "stream.png"), full_page=True)  # type: ignore[attr-defined]
+        page.goto("/#/")  # type: ignore[attr-defined]
+        page.wait_for_timeout(3_000)  # type: ignore[attr-defined]
+        page.screenshot(path=str(docs / "dashboard.png"))  # type: ignore[attr-defined]
+        page.set_viewport_size({"width": 400, "height": 860})  # type: ignore[attr-defined]
+        page.emulate_media(color_scheme="dark")  # type: ignore[attr-defined]
+        page.goto("/#/monitor")  # type: ignore[attr-defined]
+        page.wait_for_timeout(2_000)  # type: ignore[attr-defined]
+        page.screenshot(path=str(docs / "screenshots" / "monitor-phone-dark.png"))  # type: ignore[attr-defined]
+    finally:
+        context.close()  # type: ignore[attr-defined]
+        process.stop()
     assert not errors, f"uncaught errors in the page: {errors}"

@@ -54,13 +54,13 @@ function thresholdLine(ctx, yPos, width, left = 0) {
 
 /**
  * A small line of `points` [{x, y}] with y in 0..1, plus the threshold. It spans the data it has
- * (at least 30 s, so a new stream does not fill the card with noise) up to the last `maxSpanS` seconds.
+ * (at least `minSpanS`, so a new stream does not fill the card with noise) up to the last `maxSpanS`.
  */
-export function drawSparkline(canvas, points, threshold, maxSpanS = 120) {
+export function drawSparkline(canvas, points, threshold, maxSpanS = 120, minSpanS = 30) {
   const { ctx, width, height } = prepare(canvas);
-  if (!points.length) return;
+  if (!points.some((p) => p.y !== null && p.y !== undefined)) return; // nothing judged: leave it blank
   const end = points[points.length - 1].x;
-  const spanS = Math.min(maxSpanS, Math.max(30, end - points[0].x));
+  const spanS = Math.min(maxSpanS, Math.max(minSpanS, end - points[0].x));
   const x = (v) => ((v - (end - spanS)) / spanS) * width;
   const y = (v) => height - 2 - v * (height - 4);
   thresholdLine(ctx, y(threshold), width);

@@ -15,7 +15,6 @@ export class Store extends EventTarget {
     this.streams = new Map(); // id → summary as GET /api/streams gives it
     this.faces = new Map(); // id → Map(track → latest score message, plus `seen` in ms)
     this.history = new Map(); // id → Map(track → [{wall, rolling, prob, state}])
-    this.top = new Map(); // id → [{wall, value}]: the stream's highest rolling score over time
     this.liveEvents = [];
   }
 
@@ -92,8 +91,6 @@ export class Store extends EventTarget {
     const wall = face.wall ?? Date.now() / 1000;
     const series = mapIn(this.history, face.stream);
     pushTrimmed(arrayIn(series, face.track), { wall, t: face.t, rolling: face.rolling, prob: face.prob, state: face.state });
-    const top = this.highest(face.stream);
-    pushTrimmed(arrayIn(this.top, face.stream), { wall, value: top });
   }
 
   applyTrackEnd(msg) {
@@ -120,6 +117,23 @@ export class Store extends EventTarget {
       .filter((f) => f.state !== "abstain" && f.rolling !== null && f.rolling !== undefined)
       .map((f) => f.rolling);
     return values.length ? Math.max(...values) : null;
+  }
+
+  /**
+   * The stream's highest rolling score over time, for sparklines: [{x, y}] with x the `key` time
+   * ("wall" for live streams, "t" for files) in buckets of `bucketS` seconds; y null where no face was judged.
+   */
+  topSeries(id, key = "wall", bucketS = 0.5) {
+    const buckets = new Map();
+    for (const points of this.history.get(id)?.values() || []) {
+      for (const p of points) {
+        const x = Math.round(p[key] / bucketS) * bucketS;
+        const y = p.state === "abstain" ? null : p.rolling;
+        const old = buckets.get(x);
+        if (old === undefined || (y !== null && (old === null || y > old))) buckets.set(x, y);
+      }
+    }
+    return [...buckets].sort((a, b) => a[0] - b[0]).map(([x, y]) => ({ x, y }));
   }
 
   /** Whether any face of the stream is in an alert right now (from live events and summaries). */

@@ -2,7 +2,8 @@
 
 import { h, replace, setText, fmtPercent } from "../dom.js";
 import { drawSparkline } from "../chart.js";
-import { classify, kindText, statusText, streamVerdict } from "../verdict.js";
+import { getTimeline } from "../api.js";
+import { classify, kindText, resultVerdict, statusText, streamVerdict } from "../verdict.js";
 import { every, onStoreChange, syncThumbnails } from "./common.js";
 
 const THUMB_REFRESH_MS = 2000;
@@ -49,10 +50,27 @@ function buildCard(id) {
   return parts;
 }
 
+const isFinishedFile = (stream) => stream.kind === "upload" && stream.status === "stopped" && !stream.error;
+
+function cardVerdict(stream, store) {
+  if (isFinishedFile(stream)) {
+    const result = resultVerdict(store.history.get(stream.id), store.model);
+    return { ...result, top: result.top ?? null };
+  }
+  const verdict = streamVerdict(stream, store.facesOf(stream.id), store.model, store.connection);
+  return { ...verdict, top: store.highest(stream.id) };
+}
+
+function sparkPoints(stream, store) {
+  // A file's sparkline covers the whole video (by stream time); a live one the last minutes.
+  if (stream.kind === "upload") return { points: store.topSeries(stream.id, "t"), span: Infinity, min: 1 };
+  return { points: store.topSeries(stream.id, "wall"), span: 120, min: 30 };
+}
+
 function updateCard(card, stream, store, refreshThumbs) {
   const faces = store.facesOf(stream.id);
-  const top = store.highest(stream.id);
-  const verdict = streamVerdict(stream, faces, store.model, store.connection);
+  const verdict = cardVerdict(stream, store);
+  const top = verdict.top;
   const cls = top === null ? verdict.cls : classify(top, store.model);
   card.el.dataset.verdict = cls;
   setText(card.title, stream.name);
@@ -61,11 +79,13 @@ function updateCard(card, stream, store, refreshThumbs) {
   setText(card.error, stream.error || "");
   card.status.dataset.status = stream.status;
   setText(card.score, top === null ? "–" : fmtPercent(top));
-  setText(card.verdict, verdict.title);
+  // An untrained model's numbers are placeholders: say so next to every verdict word.
+  const caveat = top !== null && store.modelKnown && !store.model.trained ? " (untrained model)" : "";
+  setText(card.verdict, verdict.title + caveat);
   card.alert.hidden = !store.alerting(stream.id);
   setText(card.stats, statsLine(stream));
-  const points = (store.top.get(stream.id) || []).map((p) => ({ x: p.wall, y: p.value }));
-  drawSparkline(card.spark, points, store.model.threshold ?? 0.5);
+  const spark = sparkPoints(stream, store);
+  drawSparkline(card.spark, spark.points, store.model.threshold ?? 0.5, spark.span, spark.min);
   syncThumbnails(card.faces, stream.id, faces, refreshThumbs);
 }
 
@@ -92,9 +112,21 @@ export function mount(root, { store }) {
       updateCard(card, stream, store, refreshThumbs);
     });
   };
+  const fetched = new Set();
+  const fetchFinished = () => {
+    // A finished file's card shows its result, which needs its stored timeline (once per file).
+    for (const stream of store.streams.values()) {
+      if (!isFinishedFile(stream) || fetched.has(stream.id)) continue;
+      fetched.add(stream.id);
+      getTimeline(stream.id, { limit: 20000 })
+        .then((points) => store.seedHistory(stream.id, points))
+        .catch((err) => console.warn("timeline unavailable:", err.message));
+    }
+  };
   render(true);
+  fetchFinished();
   const stops = [
-    onStoreChange(store, () => render(false)),
+    onStoreChange(store, () => (fetchFinished(), render(false))),
     every(THUMB_REFRESH_MS, () => render(true)),
   ];
   const onTheme = () => render(false);
