@@ -5,6 +5,7 @@ The server is killed and started again mid-stream: the camera must go back to `l
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -130,8 +131,9 @@ async def test_camera_scores_and_reconnects_after_server_restart(
 
 @pytest.mark.asyncio
 async def test_unreachable_camera_reconnects_without_hurting_others(
-    serve: Callable[..., LiveServer], carphone_bytes: bytes
+    serve: Callable[..., LiveServer], carphone_bytes: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     server = serve(rtsp=RTSP)
     dead = f"rtsp://admin:{SECRET}@127.0.0.1:{free_port()}/nothing"
     seen: list[dict[str, Any]] = []
@@ -147,6 +149,8 @@ async def test_unreachable_camera_reconnects_without_hurting_others(
     assert failing["stream"]["error"]
     assert SECRET not in str(failing) and SECRET not in str(listed)
     assert listed[camera["id"]]["status"] == "reconnecting"
+    assert "retrying in" in caplog.text and "rtsp://***@127.0.0.1" in caplog.text
+    assert SECRET not in caplog.text  # nor in the logs
     assert listed[upload.json()["id"]]["error"] is None
     assert health["status"] == "ok"
 

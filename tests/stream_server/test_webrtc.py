@@ -15,6 +15,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, V
 from av import VideoFrame
 from websockets.asyncio.client import connect
 
+from detector.config import WebRtcConfig
+from stream_server.ingest.webrtc import WebRtcSource
 from tests.stream_server.conftest import LiveServer, wait_message
 
 VIDEO_CLOCK = 90_000
@@ -111,3 +113,16 @@ async def test_only_latest_frames_are_analyzed(serve: Callable[..., LiveServer],
         finally:
             await pc.close()
     assert second["t"] - first["t"] >= 0.2 - 1e-3  # at most 5 analyzed frames per second of video
+
+
+@pytest.mark.asyncio
+async def test_hanging_close_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RTCPeerConnection.close() can hang; stopping a call must not."""
+    never = asyncio.Event()
+
+    async def hang(self: RTCPeerConnection) -> None:
+        await never.wait()
+
+    monkeypatch.setattr(RTCPeerConnection, "close", hang)
+    source = WebRtcSource(WebRtcConfig(close_timeout_s=0.05), fps=15, peer="test")
+    await asyncio.wait_for(source.stop(), 10)  # the guard is generous; the bound is close_timeout_s
