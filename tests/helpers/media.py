@@ -102,7 +102,8 @@ class Placement:
     blur: float = 0.0
 
 
-Scene = Callable[[int], list[Placement]]
+Scene = Callable[[int], list[Placement]]  # frame number → faces on the standard canvas
+Render = Callable[[int], np.ndarray]  # frame number → the whole picture
 
 
 @cache
@@ -159,6 +160,10 @@ def write_scene(path: Path, scene: Scene, frames: int, fps: int = FPS, faststart
     return write_h264(path, (compose(scene(i)) for i in range(frames)), fps, faststart)
 
 
+def write_render(path: Path, render: Render, frames: int, fps: int = FPS, faststart: bool = False) -> Path:
+    return write_h264(path, (render(i) for i in range(frames)), fps, faststart)
+
+
 def truncate(source: Path, target: Path, fraction: float) -> Path:
     """A copy of `source` cut off after `fraction` of its bytes (a broken upload or a full disk)."""
     data = source.read_bytes()
@@ -213,6 +218,27 @@ def poor_faces(i: int) -> list[Placement]:
     return [Placement("hopper", cx=100, cy=160, side=52), Placement("hopper", cx=330, cy=160, side=180, blur=12)]
 
 
+GROUP_FRAMES = 45
+GROUP_SIZE = (640, 448)
+
+
+def group_zoom(i: int) -> np.ndarray:
+    """The six people of InsightFace's t1.jpg, slowly zoomed in (faces 43 → 58 px) while swaying sideways."""
+    width, height = GROUP_SIZE
+    k = i / (GROUP_FRAMES - 1)
+    scale = 0.44 + 0.05 * k
+    image = cv2.resize(photo("group"), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = background(width, height).copy()
+    x = (width - image.shape[1]) // 2 + round(10 * np.sin(2 * np.pi * k))
+    y = (height - image.shape[0]) // 2
+    sx, sy = max(0, -x), max(0, -y)
+    ex, ey = min(image.shape[1], width - x), min(image.shape[0], height - y)
+    canvas[y + sy : y + ey, x + sx : x + ex] = image[sy:ey, sx:ex]
+    return canvas
+
+
+RENDERS: dict[str, tuple[Render, int]] = {"group_zoom": (group_zoom, GROUP_FRAMES)}
+
 SCENES: dict[str, tuple[Scene, int]] = {
     "moving_face": (moving_face, MOVING_FRAMES),
     "two_faces": (two_faces, TWO_FRAMES),
@@ -231,8 +257,13 @@ class Clips:
     def get(self, name: str, faststart: bool = False) -> Path:
         key = f"{name}-faststart" if faststart else name
         if key not in self._paths:
-            scene, frames = SCENES[name]
-            self._paths[key] = write_scene(self.root / f"{key}.mp4", scene, frames, faststart=faststart)
+            target = self.root / f"{key}.mp4"
+            if name in RENDERS:
+                render, frames = RENDERS[name]
+                self._paths[key] = write_render(target, render, frames, faststart=faststart)
+            else:
+                scene, count = SCENES[name]
+                self._paths[key] = write_scene(target, scene, count, faststart=faststart)
         return self._paths[key]
 
     def truncated(self, name: str, fraction: float = 0.5, faststart: bool = True) -> Path:

@@ -10,7 +10,7 @@ from detector.faces.tracker import FaceTracker
 from detector.pipeline import Analyzer
 from detector.types import Box, Detection
 from tests.helpers.analysis import analyze_file, track_ids
-from tests.helpers.media import GAP_FRAMES, MOVING_FRAMES, TWO_FRAMES, Clips
+from tests.helpers.media import GAP_FRAMES, GROUP_FRAMES, MOVING_FRAMES, TWO_FRAMES, Clips
 
 
 def face_at(cx: float, cy: float, size: float = 100) -> Detection:
@@ -92,6 +92,17 @@ def test_two_people_keep_two_stable_ids(clips: Clips, analyzers: dict[int, Analy
     right = {max(r.faces, key=lambda f: f.box.x1).track_id for r in results}
     assert len(left) == 1 and len(right) == 1 and left != right
     assert all(r.ended_tracks == () for r in results)
+
+
+def test_six_people_in_a_zooming_shot_are_six_stable_tracks(analyzer: Analyzer, clips: Clips) -> None:
+    results = analyze_file(analyzer, clips.get("group_zoom"), fps=10)
+
+    assert len(results) == GROUP_FRAMES // 3
+    assert [len(r.faces) for r in results] == [6] * len(results)
+    assert sorted(track_ids(results).values()) == [len(results)] * 6  # six ids, each in every frame
+    # Stable: each id keeps its place in the left-to-right order of the people.
+    orders = {tuple(f.track_id for f in sorted(r.faces, key=lambda f: f.box.x1)) for r in results}
+    assert len(orders) == 1
 
 
 def test_a_face_that_leaves_and_returns_gets_a_new_track(analyzer: Analyzer, clips: Clips) -> None:
