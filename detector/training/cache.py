@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -34,7 +35,18 @@ logger = logging.getLogger(__name__)
 
 INDEX = "index.csv"
 FIELDS = [
-    "item", "file", "label", "group", "dataset", "split", "kind", "source", "frame", "face", "keypoints", "face_px",
+    "item",
+    "file",
+    "label",
+    "group",
+    "dataset",
+    "split",
+    "kind",
+    "source",
+    "frame",
+    "face",
+    "keypoints",
+    "face_px",
 ]
 
 
@@ -102,11 +114,17 @@ def write_index(out: Path) -> list[CachedFace]:
 def read_index(cache: Path) -> list[CachedFace]:
     """All rows of a cache's index."""
     with (cache / INDEX).open(newline="") as handle:
-        return [
-            CachedFace(**{**row, "label": int(row["label"]), "frame": int(row["frame"]), "face": int(row["face"]),
-                          "face_px": float(row["face_px"])})  # type: ignore[arg-type]
-            for row in csv.DictReader(handle)
-        ]
+        return [_parse_row(row) for row in csv.DictReader(handle)]
+
+
+def _parse_row(row: dict[str, str]) -> CachedFace:
+    numbers: dict[str, Any] = {
+        "label": int(row["label"]),
+        "frame": int(row["frame"]),
+        "face": int(row["face"]),
+        "face_px": float(row["face_px"]),
+    }
+    return CachedFace(**{**row, **numbers})
 
 
 def load_crop(cache: Path, row: CachedFace) -> np.ndarray:

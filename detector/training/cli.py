@@ -27,10 +27,16 @@ def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("sources", nargs="*", type=Path, metavar="SRC", help="folders of media or data set roots")
     parser.add_argument("--out", type=Path, required=True, help="cache folder")
     parser.add_argument("--label", choices=["real", "fake"], default="real", help="label of plain folders")
-    parser.add_argument("--package-faces", action="store_true",
-                        help="also cache the real face photos shipped inside installed packages")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                        help="skip files whose path relative to SRC matches (repeatable)")
+    parser.add_argument(
+        "--package-faces", action="store_true", help="also cache the real face photos shipped inside installed packages"
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files whose path relative to SRC matches (repeatable)",
+    )
     parser.add_argument("--max-frames", type=int, default=64, help="frames kept per video")
     parser.add_argument("--run-length", type=int, default=16, help="consecutive analysis frames per run")
     parser.add_argument("--stride", type=int, default=2, help="video frames between analysis frames")
@@ -54,8 +60,11 @@ def run_prepare(args: argparse.Namespace) -> int:
         found = discover(root, label=1 if args.label == "fake" else 0)
         items += [i for i in found if not _excluded(i.path.relative_to(root).as_posix(), args.exclude)]
     config = PrepareConfig(
-        max_frames=args.max_frames, run_length=args.run_length, stride=args.stride,
-        max_faces=args.max_faces, min_face_px=args.min_face,
+        max_frames=args.max_frames,
+        run_length=args.run_length,
+        stride=args.stride,
+        max_faces=args.max_faces,
+        min_face_px=args.min_face,
     )
     rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
     print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")
@@ -85,10 +94,20 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the CNN-LSTM on real faces and their self-blended fakes")
     parser.add_argument("--data", type=Path, nargs="+", required=True, metavar="CACHE", help="prepared caches")
     parser.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/NAME")
-    parser.add_argument("--holdout", action="append", default=[], metavar="PREFIX",
-                        help="groups starting with PREFIX are validation (repeatable)")
-    parser.add_argument("--item-split", action="append", default=[], metavar="PREFIX",
-                        help="groups starting with PREFIX hold one identity per item: split by item (repeatable)")
+    parser.add_argument(
+        "--holdout",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="groups starting with PREFIX are validation (repeatable)",
+    )
+    parser.add_argument(
+        "--item-split",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="groups starting with PREFIX hold one identity per item: split by item (repeatable)",
+    )
     parser.add_argument("--val-fraction", type=float, default=0.1, help="hashed fraction of groups/items held out")
     parser.add_argument("--epochs", type=float, default=5.0, help="stage 1 epochs")
     parser.add_argument("--lstm-epochs", type=int, default=25, help="stage 2 epochs")
@@ -129,8 +148,12 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("data", type=Path, nargs="+", metavar="DATA", help="prepared caches")
     parser.add_argument("--weights", type=Path, default=None, help="checkpoint (default: the bundled weights)")
     parser.add_argument("--out", type=Path, required=True, help="report folder (report.json, roc.png)")
-    parser.add_argument("--subset", choices=["all", "val", "test"], default="all",
-                        help="val: the checkpoint's held-out identities; test: the data set's test split")
+    parser.add_argument(
+        "--subset",
+        choices=["all", "val", "test"],
+        default="all",
+        help="val: the checkpoint's held-out identities; test: the data set's test split",
+    )
     parser.add_argument("--synth", action="store_true", help="add a self-blended fake of every real video")
     parser.add_argument("--frames", type=int, default=32, help="frames per video, evenly spaced")
     parser.add_argument("--seed", type=int, default=0)
@@ -143,8 +166,14 @@ def run_eval(args: argparse.Namespace) -> int:
     from detector.training.evaluate import EvalConfig, evaluate
 
     config = EvalConfig(
-        caches=tuple(args.data), weights=args.weights, out=args.out, subset=args.subset, synth=args.synth,
-        frames=args.frames, seed=args.seed, threads=args.threads,
+        caches=tuple(args.data),
+        weights=args.weights,
+        out=args.out,
+        subset=args.subset,
+        synth=args.synth,
+        frames=args.frames,
+        seed=args.seed,
+        threads=args.threads,
     )
     report = evaluate(config)
     print(json.dumps({k: report[k] for k in ("threshold", "subset", "frame", "video")}, indent=2))

@@ -74,8 +74,11 @@ def load_pools(caches: list[Path], rule: SplitRule) -> dict[str, FacePool]:
     rows = [(cache, row) for cache in caches for row in read_index(cache)]
     for cache, row in tqdm(rows, desc="load crops", unit="face", dynamic_ncols=True):
         grouped[rule.role(row)].append(Face(row, load_crop(cache, row), row.keypoint_array()))
-    return {role: FacePool(faces, video_runs(faces)) for role in ("train", "val", "test")
-            for faces in [grouped.get(role, [])]}
+    return {
+        role: FacePool(faces, video_runs(faces))
+        for role in ("train", "val", "test")
+        for faces in [grouped.get(role, [])]
+    }
 
 
 def video_runs(faces: list[Face]) -> list[list[int]]:

@@ -187,8 +187,13 @@ def _metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[s
 
 def _real_only(scores: np.ndarray, threshold: float) -> dict[str, Any]:
     """With no fakes, only the false-positive rate is defined."""
-    return {"count": int(scores.size), "fakes": 0, "fpr": float(np.mean(scores >= threshold)),
-            "mean_score": float(scores.mean()), "max_score": float(scores.max())}
+    return {
+        "count": int(scores.size),
+        "fakes": 0,
+        "fpr": float(np.mean(scores >= threshold)),
+        "mean_score": float(scores.mean()),
+        "max_score": float(scores.max()),
+    }
 
 
 def make_report(config: EvalConfig, scored: list[Scored], threshold: float, model_name: str) -> dict[str, Any]:
@@ -211,7 +216,9 @@ def make_report(config: EvalConfig, scored: list[Scored], threshold: float, mode
             "video_aggregation": "mean over frames per video",
             "scores": "per-frame output of the streaming CNN-LSTM (state carried across the video's frames)",
             "fakes": "self-blended counterparts of each real video (same post-processing: JPEG or H.264 "
-            f"round trip with p={config.h264_p})" if config.synth else "labelled fakes from the data set",
+            f"round trip with p={config.h264_p})"
+            if config.synth
+            else "labelled fakes from the data set",
             "seed": config.seed,
         },
         "frame": _metrics(frame_labels, frame_scores, threshold) if both else _real_only(frame_scores, threshold),

@@ -32,8 +32,10 @@ class PairSampler:
         for i in real:
             per_item[pool.faces[i].row.item] = per_item.get(pool.faces[i].row.item, 0) + 1
         weights = np.array(
-            [1.0 if pool.faces[i].row.kind == "image" else video_weight / per_item[pool.faces[i].row.item]
-             for i in real]
+            [
+                1.0 if pool.faces[i].row.kind == "image" else video_weight / per_item[pool.faces[i].row.item]
+                for i in real
+            ]
         )
         return PairSampler(pool, real, weights / weights.sum(), np.array(pool.labelled_fakes(), dtype=np.int64))
 

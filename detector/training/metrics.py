@@ -46,9 +46,7 @@ def roc_curve(labels: np.ndarray, scores: np.ndarray) -> Roc:
     last_of_tie = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
     tp = np.cumsum(y)[last_of_tie]
     fp = np.cumsum(1 - y)[last_of_tie]
-    return Roc(
-        fpr=np.r_[0.0, fp / fp[-1]], tpr=np.r_[0.0, tp / tp[-1]], thresholds=np.r_[np.inf, s[last_of_tie]]
-    )
+    return Roc(fpr=np.r_[0.0, fp / fp[-1]], tpr=np.r_[0.0, tp / tp[-1]], thresholds=np.r_[np.inf, s[last_of_tie]])
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -106,9 +106,7 @@ def _celeb_df(root: Path) -> Iterator[SourceItem]:
             rel = path.relative_to(root).as_posix()
             stem = path.stem.split("_")[0]
             group = f"celebdf/{stem}" if folder != "YouTube-real" else f"celebdf/yt{path.stem}"
-            yield SourceItem(
-                path, kind, label, group, "celeb-df-v2", "test" if rel in test else "train", safe_id(rel)
-            )
+            yield SourceItem(path, kind, label, group, "celeb-df-v2", "test" if rel in test else "train", safe_id(rel))
 
 
 def _dfdc(root: Path) -> Iterator[SourceItem]:
@@ -125,9 +123,7 @@ def _dfdc(root: Path) -> Iterator[SourceItem]:
             original = info.get("original") or name
             rel = path.relative_to(root).as_posix()
             group = "dfdc/" + Path(str(original)).stem
-            yield SourceItem(
-                path, MediaKind.VIDEO, label, group, "dfdc", str(info.get("split", "")), safe_id(rel)
-            )
+            yield SourceItem(path, MediaKind.VIDEO, label, group, "dfdc", str(info.get("split", "")), safe_id(rel))
 
 
 def package_faces() -> list[SourceItem]:

@@ -204,9 +204,7 @@ def self_blend(crop: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator
     return blend(crop, keypoints, sample_blend_params(rng))
 
 
-def blend_clip(
-    crops: list[np.ndarray], keypoints: list[np.ndarray], rng: np.random.Generator
-) -> ClipResult:
+def blend_clip(crops: list[np.ndarray], keypoints: list[np.ndarray], rng: np.random.Generator) -> ClipResult:
     """Self-blend a clip with parameters fixed per clip and masks rebuilt from each frame's keypoints."""
     params = sample_blend_params(rng)
     steps = len(crops)

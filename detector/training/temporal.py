@@ -60,7 +60,13 @@ def clip_sources(
 
 
 def build_bank(
-    net: DeepfakeNet, pool: FacePool, rng: np.random.Generator, *, stills: int, reuse: int, length: int,
+    net: DeepfakeNet,
+    pool: FacePool,
+    rng: np.random.Generator,
+    *,
+    stills: int,
+    reuse: int,
+    length: int,
     seconds: float = float("inf"),
 ) -> ClipBank:
     """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN.
@@ -101,8 +107,13 @@ def head_parameters(net: DeepfakeNet) -> list[torch.nn.Parameter]:
 
 
 def train_epoch(
-    net: DeepfakeNet, bank: ClipBank, optimizer: torch.optim.Optimizer, rng: np.random.Generator,
-    *, window: int, batch: int,
+    net: DeepfakeNet,
+    bank: ClipBank,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+    *,
+    window: int,
+    batch: int,
 ) -> float:
     """One pass over the bank in shuffled batches of clips; returns the mean loss."""
     net.train()

@@ -99,8 +99,13 @@ def _log_pools(pools: dict[str, FacePool]) -> None:
 
 
 def _stage1(
-    net: DeepfakeNet, pools: dict[str, FacePool], config: TrainConfig, deadline: Deadline,
-    rng: np.random.Generator, state: dict[str, Any] | None, history: list[dict[str, Any]],
+    net: DeepfakeNet,
+    pools: dict[str, FacePool],
+    config: TrainConfig,
+    deadline: Deadline,
+    rng: np.random.Generator,
+    state: dict[str, Any] | None,
+    history: list[dict[str, Any]],
 ) -> None:
     """Frame-level training on balanced real/fake pairs, validated on held-out identities per epoch."""
     sampler = PairSampler.build(pools["train"])
@@ -166,18 +171,37 @@ def _banks(
     val_rng = np.random.default_rng(config.seed + 2)
     # Validation clips get at most a fifth of what is left, training clips most of the rest; the head
     # itself then trains in well under a minute.
-    val = build_bank(net, pools["val"], val_rng, stills=len(pools["val"].stills), reuse=2,
-                     length=config.clip_length, seconds=deadline.left() / 5)
-    train = build_bank(net, pools["train"], rng, stills=config.still_clips, reuse=config.run_reuse,
-                       length=config.clip_length, seconds=deadline.left() - 120)
+    val = build_bank(
+        net,
+        pools["val"],
+        val_rng,
+        stills=len(pools["val"].stills),
+        reuse=2,
+        length=config.clip_length,
+        seconds=deadline.left() / 5,
+    )
+    train = build_bank(
+        net,
+        pools["train"],
+        rng,
+        stills=config.still_clips,
+        reuse=config.run_reuse,
+        length=config.clip_length,
+        seconds=deadline.left() - 120,
+    )
     for bank, path in zip((train, val), paths, strict=True):
         torch.save(bank.to_dict(), path)
     return train, val
 
 
 def _stage2(
-    net: DeepfakeNet, banks: tuple[ClipBank, ClipBank], config: TrainConfig, deadline: Deadline,
-    rng: np.random.Generator, state: dict[str, Any] | None, history: list[dict[str, Any]],
+    net: DeepfakeNet,
+    banks: tuple[ClipBank, ClipBank],
+    config: TrainConfig,
+    deadline: Deadline,
+    rng: np.random.Generator,
+    state: dict[str, Any] | None,
+    history: list[dict[str, Any]],
 ) -> None:
     """LSTM head on frozen embeddings, truncated BPTT over windows of `config.window` frames."""
     train_bank, val_bank = banks
@@ -245,13 +269,24 @@ def _recipe(config: TrainConfig, history: list[dict[str, Any]]) -> dict[str, Any
 
 
 def _save_state(
-    out: Path, net: DeepfakeNet, rng: np.random.Generator, history: list[dict[str, Any]], *, stage: int, step: int,
-    optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+    out: Path,
+    net: DeepfakeNet,
+    rng: np.random.Generator,
+    history: list[dict[str, Any]],
+    *,
+    stage: int,
+    step: int,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
 ) -> None:
     """Everything `--resume` needs, written atomically."""
     payload: dict[str, Any] = {
-        "stage": stage, "step": step, "net": net.state_dict(), "rng": rng.bit_generator.state,
-        "torch_rng": torch.get_rng_state(), "history": history,
+        "stage": stage,
+        "step": step,
+        "net": net.state_dict(),
+        "rng": rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
     }
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()

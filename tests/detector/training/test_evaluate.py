@@ -29,8 +29,9 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for k, source in enumerate(photos):
         (root / f"src/person{k}").mkdir(parents=True)
         shutil.copy(source, root / f"src/person{k}" / source.name)
-    prepare(discover(root / "src"), RetinaFaceDetector(RetinaFaceConfig.model_validate({})), root / "cache",
-            PrepareConfig())
+    prepare(
+        discover(root / "src"), RetinaFaceDetector(RetinaFaceConfig.model_validate({})), root / "cache", PrepareConfig()
+    )
     return root / "cache"
 
 
@@ -38,10 +39,12 @@ def test_eval_with_synthesised_fakes_writes_report_and_roc(tiny_cache: Path, tmp
     torch.manual_seed(0)
     weights = tmp_path / "w.pt"
     recipe = {"rule": {"holdout": ["person1"], "item_split": [], "val_fraction": 0.0}}
-    save_checkpoint(DeepfakeNet(pretrained_backbone=False), weights, trained=True, threshold=0.5, metrics={},
-                    recipe=recipe)
-    report = evaluate(EvalConfig((tiny_cache,), weights, tmp_path / "out", subset="val", synth=True,
-                                 still_frames=4, threads=1))
+    save_checkpoint(
+        DeepfakeNet(pretrained_backbone=False), weights, trained=True, threshold=0.5, metrics={}, recipe=recipe
+    )
+    report = evaluate(
+        EvalConfig((tiny_cache,), weights, tmp_path / "out", subset="val", synth=True, still_frames=4, threads=1)
+    )
     assert report["video"]["count"] == 2  # the six-person photo as one video, plus its fake
     assert report["frame"]["count"] == 8  # 4 frames each; 6 faces per frame reduced by max
     assert report["protocol"]["face_aggregation"] == "max over faces per frame"
@@ -52,7 +55,6 @@ def test_eval_with_synthesised_fakes_writes_report_and_roc(tiny_cache: Path, tmp
 
 def test_eval_on_real_faces_only_reports_false_positive_rate(tiny_cache: Path, tmp_path: Path) -> None:
     weights = tmp_path / "w.pt"
-    save_checkpoint(DeepfakeNet(pretrained_backbone=False), weights, trained=True, threshold=0.0, metrics={},
-                    recipe={})
+    save_checkpoint(DeepfakeNet(pretrained_backbone=False), weights, trained=True, threshold=0.0, metrics={}, recipe={})
     report = evaluate(EvalConfig((tiny_cache,), weights, tmp_path / "out", threads=1))
     assert report["video"] == {**report["video"], "count": 2, "fakes": 0, "fpr": 1.0}
