@@ -102,8 +102,12 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> dic
 class ServerProcess:
     """`deepfake-monitor serve` as a subprocess on `port` with its own database."""
 
-    def __init__(self, port: int, directory: Path) -> None:
+    def __init__(self, port: int, directory: Path, config: str | None = None) -> None:
         self.port = port
+        self.config: Path | None = None
+        if config is not None:
+            self.config = directory / "config.yaml"
+            self.config.write_text(config)
         self.base = f"http://127.0.0.1:{port}"
         self.log = directory / "serve.log"
         self.db = directory / "scores.db"
@@ -111,6 +115,8 @@ class ServerProcess:
 
     def start(self) -> str:
         command = [*_serve_command(), "serve", "--port", str(self.port), "--db", str(self.db)]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
         _wait_healthy(self.base, self.process, self.log)
@@ -272,6 +278,34 @@ def test_theme_toggle_and_keyboard_navigation(page: object) -> None:
     sync_api.expect(page.locator("h1")).to_have_text("Events")  # type: ignore[attr-defined]
     sync_api.expect(page.locator("h1")).to_be_focused()  # type: ignore[attr-defined]
     sync_api.expect(page.locator("nav a", has_text="Events")).to_have_attribute("aria-current", "page")  # type: ignore[attr-defined]
+
+
+# Alerts with the untrained model: allowed, and a threshold its scores (about 0.4 to 0.7) stay above.
+ALERTING_CONFIG = "events:\n  require_trained_model: false\nscoring:\n  threshold: 0.2\n"
+
+
+def test_alert_shows_a_badge_and_an_event(browser: object, tmp_path: Path) -> None:
+    process = ServerProcess(_free_port(), tmp_path, ALERTING_CONFIG)
+    context, page, errors = _new_page(browser, process.start())
+    try:
+        page.goto("/#/monitor")  # type: ignore[attr-defined]
+        page.fill("#call-name", "Alerting call")  # type: ignore[attr-defined]
+        page.click("#share-camera")  # type: ignore[attr-defined]
+        sync_api.expect(page.locator(".verdict-title")).to_have_text(  # type: ignore[attr-defined]
+            re.compile("Likely deepfake"), timeout=SCORE_WITHIN_MS
+        )
+        page.goto("/#/")  # type: ignore[attr-defined]
+        card = page.locator(".card", has_text="Alerting call")  # type: ignore[attr-defined]
+        sync_api.expect(card.locator(".badge-alert")).to_be_visible(timeout=10_000)
+        page.goto("/#/events")  # type: ignore[attr-defined]
+        row = page.locator(".events-table tbody tr").first  # type: ignore[attr-defined]
+        sync_api.expect(row).to_contain_text("Alerting call")
+        sync_api.expect(row).to_contain_text("active")
+        _screenshot(page, "events.png")
+    finally:
+        context.close()  # type: ignore[attr-defined]
+        process.stop()
+    assert not errors, f"uncaught errors in the page: {errors}"
 
 
 def test_shared_tab_without_a_face_reads_no_face_in_view(page: object) -> None:

@@ -62,16 +62,17 @@ export class Store extends EventTarget {
 
   /** Fresh counters (fps, drops, progress) from GET /api/streams; /ws sends status only on changes. */
   mergeSummaries(list) {
-    for (const summary of list) {
-      const { faces, ...rest } = summary; // faces come from /ws scores, which are newer
-      if (this.streams.has(summary.id)) this.putStream(rest);
-    }
+    for (const summary of list) if (this.streams.has(summary.id)) this.putStream(summary);
     this.emit("streams");
   }
 
   putStream(summary) {
     const old = this.streams.get(summary.id) || {};
-    this.streams.set(summary.id, { ...old, ...summary });
+    // Faces come from /ws scores, which are newer; from a summary only their alert flags are kept.
+    const { faces, ...rest } = summary;
+    if (faces) rest.alertTracks = new Set(faces.filter((f) => f.alert).map((f) => f.track));
+    else if (!old.alertTracks) rest.alertTracks = new Set();
+    this.streams.set(summary.id, { ...old, ...rest });
     if (summary.status === "stopped") this.faces.delete(summary.id);
   }
 
@@ -99,6 +100,9 @@ export class Store extends EventTarget {
   }
 
   applyEvent(msg) {
+    const alerts = this.streams.get(msg.event.stream)?.alertTracks;
+    if (alerts && msg.event.phase === "start") alerts.add(msg.event.track);
+    else if (alerts) alerts.delete(msg.event.track);
     this.liveEvents.unshift(msg.event);
     this.liveEvents.length = Math.min(this.liveEvents.length, MAX_LIVE_EVENTS);
     this.emit("event", msg.event.stream);
@@ -136,17 +140,9 @@ export class Store extends EventTarget {
     return [...buckets].sort((a, b) => a[0] - b[0]).map(([x, y]) => ({ x, y }));
   }
 
-  /** Whether any face of the stream is in an alert right now (from live events and summaries). */
+  /** Whether any face of the stream is in an alert right now. */
   alerting(id) {
-    const summary = this.streams.get(id);
-    if (summary?.faces?.some((f) => f.alert)) return true;
-    const open = new Set();
-    for (const ev of [...this.liveEvents].reverse()) {
-      if (ev.stream !== id) continue;
-      if (ev.phase === "start") open.add(ev.track);
-      else open.delete(ev.track);
-    }
-    return open.size > 0;
+    return (this.streams.get(id)?.alertTracks?.size ?? 0) > 0;
   }
 
   /** Seed a face's chart history from the stored timeline (when opening a stream view). */

@@ -91,6 +91,7 @@ function updateCard(card, stream, store, refreshThumbs) {
 
 function statsLine(stream) {
   const progress = stream.kind === "upload" && stream.progress !== null ? ` · ${fmtPercent(stream.progress)} done` : "";
+  if (stream.status === "stopped") return `${stream.analyzed ?? 0} frames analyzed · ${stream.dropped ?? 0} dropped`;
   return `${(stream.fps ?? 0).toFixed(1)} fps analyzed · ${stream.dropped ?? 0} dropped${progress}`;
 }
 
