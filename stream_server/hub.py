@@ -156,6 +156,8 @@ class Hub:
 
     def source_ended(self, stream_id: str, error: str | None) -> None:
         """The source is done: the stream stops once its queued frames are analyzed."""
+        if stream_id not in self.streams:
+            return  # removed already; its queue is gone
         self._end_errors.setdefault(stream_id, error)
         self.scheduler.end(stream_id, drain=True)
 
