@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import av
 import av.error
+import numpy as np
 
 from detector.types import Frame
 
@@ -147,6 +148,14 @@ class StreamInfo:
     codec: str
 
 
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """The picture as it is meant to be shown: phones store portrait video sideways plus a display
+    rotation (counter-clockwise degrees), which FFmpeg's command line applies and PyAV does not.
+    A face lying on its side is invisible to the detector."""
+    turns = round(rotation / 90) % 4
+    return image if turns == 0 else np.ascontiguousarray(np.rot90(image, k=turns))
+
+
 class FrameReader:
     """Decodes a source in a worker thread and yields the frames picked for analysis.
 
@@ -257,7 +266,7 @@ class FrameReader:
         tb = av_frame.time_base
         return Frame(
             stream_id=self.stream_id,
-            image=av_frame.to_ndarray(format="bgr24"),
+            image=upright(av_frame.to_ndarray(format="bgr24"), getattr(av_frame, "rotation", 0)),
             pts=av_frame.pts,
             time_base=Fraction(tb) if tb is not None else None,
             t=t,

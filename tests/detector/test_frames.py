@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from detector.frames import FrameReader, RateGate, SourceError, SourceKind, mask_credentials, resolve_source
@@ -29,6 +30,17 @@ def test_reader_keeps_pts_and_time_base_of_every_frame(clips: Clips) -> None:
     assert [f.t for f in frames] == pytest.approx([i / FPS for i in range(MOVING_FRAMES)], abs=1e-9)
     assert {f.image.shape for f in frames} == {(HEIGHT, WIDTH, 3)}
     assert {f.stream_id for f in frames} == {"test"}
+
+
+@pytest.mark.parametrize("rotation", [-90, 90, 180])
+def test_frames_stored_sideways_come_out_upright(clips: Clips, rotation: int) -> None:
+    upright = read_all(clips.get("face_with_gap"), fps=5)
+    turned = read_all(clips.rotated("face_with_gap", rotation), fps=5)
+
+    assert [f.index for f in turned] == [f.index for f in upright]
+    for a, b in zip(turned, upright, strict=True):
+        assert a.image.shape == (HEIGHT, WIDTH, 3) and a.image.flags.c_contiguous
+        assert np.abs(a.image.astype(int) - b.image).mean() < 3  # the same picture, up to encoding noise
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,15 @@ def test_abstaining_faces_give_no_video_score(analyzer: Analyzer, clips: Clips) 
     assert all(t.frames_scored == 0 and t.mean_prob is None for t in summary.tracks)
 
 
+def test_portrait_phone_video_is_analyzed_upright(analyzer: Analyzer, clips: Clips) -> None:
+    upright = analyze_file(analyzer, clips.get("moving_face"), fps=5)
+    sideways = analyze_file(analyzer, clips.rotated("moving_face"), fps=5)
+
+    assert [len(r.faces) for r in sideways] == [1] * len(upright)
+    for a, b in zip(sideways, upright, strict=True):
+        assert a.faces[0].box.iou(b.faces[0].box) > 0.9
+
+
 def test_frames_of_one_stream_in_one_call_score_as_if_fed_one_by_one(analyzer: Analyzer, clips: Clips) -> None:
     frames = frames_of(clips.get("two_faces"))[:8]
     one_by_one, batched = unique_stream_id("single"), unique_stream_id("batched")

@@ -133,17 +133,25 @@ def compose(placements: list[Placement], width: int = WIDTH, height: int = HEIGH
     return canvas
 
 
-def write_h264(path: Path, images: Iterable[np.ndarray], fps: int = FPS, faststart: bool = False) -> Path:
+def write_h264(
+    path: Path, images: Iterable[np.ndarray], fps: int = FPS, faststart: bool = False, rotation: int = 0
+) -> Path:
     """Encode BGR frames as H.264 in mp4, frame i at pts i with time base 1/fps, no B-frames.
 
     `faststart` puts the index (moov) before the media data, as streaming uploads do: such a file
     still opens when its tail is cut off, and the damage only shows while decoding.
+    `rotation` (counter-clockwise degrees, a multiple of 90) stores the pictures turned the other way
+    plus a display rotation that turns them back, as phones record portrait video.
     """
     time_base = Fraction(1, fps)
+    if rotation:
+        images = (np.rot90(image, k=-rotation // 90) for image in images)
     with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = time_base
+        if rotation:
+            stream.set_display_rotation(rotation)
         # One thread and no B-frames: byte-identical output run to run, and decode order = display order.
         stream.options = {"preset": "veryfast", "crf": "18", "bf": "0", "threads": "1", "g": str(fps)}
         for i, image in enumerate(images):
@@ -278,4 +286,13 @@ class Clips:
         key = f"{name}-corrupt"
         if key not in self._paths:
             self._paths[key] = corrupt(self.get(name, faststart=True), self.root / f"{key}.mp4", 0.4, 0.01)
+        return self._paths[key]
+
+    def rotated(self, name: str, rotation: int = -90) -> Path:
+        """The scene stored sideways with a display rotation, like portrait video from a phone."""
+        key = f"{name}-rot{rotation}"
+        if key not in self._paths:
+            scene, count = SCENES[name]
+            images = (compose(scene(i)) for i in range(count))
+            self._paths[key] = write_h264(self.root / f"{key}.mp4", images, rotation=rotation)
         return self._paths[key]
