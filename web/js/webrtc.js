@@ -51,6 +51,7 @@ export async function sendToServer(media, name, onEnded) {
     return track(answer.stream, media, pc, onEnded);
   } catch (err) {
     pc.close();
+    media.getTracks().forEach((t) => t.stop()); // or the camera light stays on after a refused offer
     throw err;
   }
 }

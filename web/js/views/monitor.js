@@ -84,12 +84,21 @@ export function mount(root, { store }) {
     ui.buttons.forEach((b) => (b.disabled = true));
     try {
       const media = await capture(kind);
-      session = await sendToServer(media, name || undefined, () => ((pic = null), render()));
+      session = await sendToServer(media, name || undefined, ended);
       pic = null;
     } catch (err) {
       setText(error, startError(err));
     }
     render();
+    // The pressed button is hidden now: keep keyboard focus on the control that undoes it.
+    (session && !session.stopped ? ui.stopBtn : ui.buttons[kind === "screen" ? 0 : 1]).focus();
+  }
+
+  function ended() {
+    const hadFocus = ui.stopBtn === document.activeElement;
+    pic = null;
+    render();
+    if (hadFocus) ui.buttons[0].focus();
   }
 
   render();
