@@ -140,6 +140,9 @@ class RtspConfig(Section):
     backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First wait before reconnecting.")
     backoff_max_s: float = Field(60.0, gt=0, le=3600, description="Longest wait between reconnection attempts.")
     backoff_factor: float = Field(2.0, ge=1, le=10, description="Growth of the wait after each failed attempt.")
+    max_pixels: int = Field(
+        4096 * 2304, ge=64 * 64, le=8192 * 8192, description="Largest picture (width × height) a camera may send."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RtspConfig:

@@ -153,6 +153,8 @@ class RtspSource(StreamSource):
             return "stream ended"
         except _Stalled:
             return f"no picture decoded for {self._config.stall_s:.0f} s"
+        except SourceError as exc:
+            return self._scrub(str(exc))
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             return self._scrub(f"read failed: {getattr(exc, 'strerror', None) or exc}")
         finally:
@@ -178,6 +180,7 @@ class RtspSource(StreamSource):
     def _on_frame(self, sink: FrameSink, gate: RateGate, av_frame: Any, offset: float, first_pts: int | None) -> None:
         self._last_frame = self._clock()
         if not self._live:
+            self._check_size(av_frame)
             self._live = True
             self._backoff.reset()
         sink.set_status(StreamStatus.LIVE, None)  # cheap when unchanged; also ends a `stalled`
@@ -189,6 +192,13 @@ class RtspSource(StreamSource):
         self._index += 1
         if gate.take(t):
             sink.put(self._frame(sink.stream_id, av_frame, t))
+
+    def _check_size(self, av_frame: Any) -> None:
+        """FFmpeg would decode any size a camera claims; refuse pictures that would eat the memory."""
+        if av_frame.width * av_frame.height > self._config.max_pixels:
+            raise SourceError(
+                f"picture {av_frame.width}x{av_frame.height} is larger than rtsp.max_pixels ({self._config.max_pixels})"
+            )
 
     def _frame(self, stream_id: str, av_frame: Any, t: float) -> Frame:
         tb = av_frame.time_base

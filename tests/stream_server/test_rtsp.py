@@ -174,3 +174,16 @@ async def test_frozen_camera_is_stalled_then_recovers(
             rtsp_server.process.send_signal(signal.SIGCONT)
         await wait_message(ws, _status(stream_id, "live"), seen)
     assert "no frame for" in stalled["stream"]["error"]
+
+
+@pytest.mark.asyncio
+async def test_camera_with_oversized_picture_is_refused(
+    serve: Callable[..., LiveServer], rtsp_server: RtspServer
+) -> None:
+    server = serve(rtsp={**RTSP, "max_pixels": 64 * 64})  # the clip is 176x144
+    seen: list[dict[str, Any]] = []
+    async with connect(server.ws_url) as ws, httpx.AsyncClient(base_url=server.url) as http:
+        stream_id = (await http.post("/api/streams", json={"url": rtsp_server.url})).json()["id"]
+        refused = await wait_message(ws, _status(stream_id, "reconnecting"), seen)
+    assert "176x144 is larger than rtsp.max_pixels" in refused["stream"]["error"]
+    assert not [m for m in seen if m["type"] == "score"]
