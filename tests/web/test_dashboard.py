@@ -248,6 +248,21 @@ def test_bad_camera_url_shows_the_servers_error(page: object, server: str) -> No
     _screenshot(page, "add-camera-error.png")
 
 
+def test_upload_ends_with_the_files_result_timeline(page: object, carphone: Path) -> None:
+    page.goto("/#/add")  # type: ignore[attr-defined]
+    page.set_input_files("#upload-file", str(carphone))  # type: ignore[attr-defined]
+    page.click("#upload-form button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_url("**/#/stream/*")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator("h1")).to_have_text("carphone_pristine.mp4")  # type: ignore[attr-defined]
+    sync_api.expect(page.locator(".verdict-title")).to_have_text(  # type: ignore[attr-defined]
+        re.compile(r"^Finished: (looks real|uncertain|likely deepfake)"), timeout=60_000
+    )
+    sync_api.expect(page.locator(".view-head progress")).to_have_js_property("value", 1)  # type: ignore[attr-defined]
+    sync_api.expect(page.locator(".legend li").first).to_have_text(re.compile(r"face #\d+"))  # type: ignore[attr-defined]
+    sync_api.expect(page.locator(".chart-box canvas")).to_have_attribute("role", "img")  # type: ignore[attr-defined]
+    _screenshot(page, "upload-result.png")
+
+
 def test_untrained_model_banner_follows_health(page: object, server: str) -> None:
     trained = _get_json(f"{server}/api/health")["model_trained"]
     page.goto("/#/")  # type: ignore[attr-defined]
