@@ -104,10 +104,16 @@ def test_streams_batched_together_stay_independent(analyzer: Analyzer, clips: Cl
         mixed_a.append(ra)
         mixed_b.append(rb)
 
-    def scores(results: list) -> list:
-        return [(f.track_id, round(f.prob, 4)) for r in results for f in r.faces]
+    def tracks(results: list) -> list:
+        return [f.track_id for r in results for f in r.faces]
 
-    assert scores(mixed_a) == scores(alone[:6]) and scores(mixed_b) == scores(alone[6:])
+    def probs(results: list) -> list:
+        return [f.prob for r in results for f in r.faces]
+
+    # Batches of different sizes may sum in another order: equal up to float32 noise.
+    assert tracks(mixed_a) == tracks(alone[:6]) and tracks(mixed_b) == tracks(alone[6:])
+    assert probs(mixed_a) == pytest.approx(probs(alone[:6]), abs=1e-5)
+    assert probs(mixed_b) == pytest.approx(probs(alone[6:]), abs=1e-5)
     assert {r.stream_id for r in mixed_a} == {a_mixed}
     for stream_id in (a_alone, b_alone, a_mixed, b_mixed):
         analyzer.close_stream(stream_id)
