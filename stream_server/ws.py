@@ -17,8 +17,10 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from detector.config import WebSocketConfig
@@ -146,21 +148,26 @@ async def serve_client(
     client = ClientChannel(websocket.send_text, config)
     client.offer(hello())
     broadcaster.add(client)
-    tasks = [
-        asyncio.create_task(client.run()),
-        asyncio.create_task(_until_disconnect(websocket)),
-        asyncio.create_task(client.kicked.wait()),
-    ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        # Structured (anyio) tasks: the first to finish — client gone, client kicked, send failed —
+        # cancels the others, and cancellation from the server (shutdown) reaches all of them.
+        async with anyio.create_task_group() as group:
+            for part in (client.run, partial(_until_disconnect, websocket), client.kicked.wait):
+                group.start_soon(_first_ends_all, group.cancel_scope, part)
     finally:
         broadcaster.discard(client)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
     if client.kicked.is_set():
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(CLOSE_TOO_SLOW, "too slow"), _CLOSE_TIMEOUT_S)
+        with anyio.move_on_after(_CLOSE_TIMEOUT_S), contextlib.suppress(Exception):
+            await websocket.close(CLOSE_TOO_SLOW, "too slow")
+
+
+async def _first_ends_all(scope: anyio.CancelScope, part: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await part()
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        pass  # the client went away mid-send: the connection is over, which is what we handle here
+    finally:
+        scope.cancel()
 
 
 def origin_allowed(websocket: WebSocket, config: WebSocketConfig) -> bool:

@@ -80,3 +80,12 @@ def test_cameras_from_config_start_at_boot(analyzer: Analyzer, tmp_path: Path) -
     assert (camera["name"], camera["kind"]) == ("yard", "rtsp")
     assert camera["status"] in ("connecting", "reconnecting")
     assert camera["source"] == f"rtsp://***@127.0.0.1:{port}/live"
+
+
+def test_websocket_sessions_end_cleanly_under_test_client(analyzer: Analyzer, tmp_path: Path) -> None:
+    """Closing a /ws session ends its tasks together (a cancellation race once failed TestClient exits)."""
+    with TestClient(create_app(make_config(tmp_path), analyzer)) as client:
+        for _ in range(10):
+            with client.websocket_connect("/ws") as ws:
+                hello = ws.receive_json()
+                assert (hello["v"], hello["type"]) == (1, "hello")
