@@ -24,7 +24,7 @@ from detector.config import Config
 from detector.frames import SourceError
 from stream_server.api import routes
 from stream_server.context import ServerContext, context_of
-from stream_server.hub import AnalyzerWithInfo, Hub
+from stream_server.hub import AnalyzerWithInfo, Hub, HubFull
 from stream_server.ingest.rtsp import RtspSource, parse_camera_url
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster, serve_client
@@ -93,4 +93,7 @@ def _start_cameras(ctx: ServerContext) -> None:
         except SourceError as exc:
             logger.error("camera %s not started: %s", camera.name, exc)
             continue
-        ctx.hub.add(RtspSource(source, ctx.config.rtsp, ctx.config.analysis.fps), camera.name)
+        try:
+            ctx.hub.add(RtspSource(source, ctx.config.rtsp, ctx.config.analysis.fps), camera.name)
+        except HubFull as exc:
+            logger.error("camera %s not started: %s", camera.name, exc)
