@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import re
+import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,6 +99,10 @@ class OpenOptions:
 
 def open_container(source: Source, options: OpenOptions = OpenOptions()) -> Any:
     """av.open with the protocol whitelist and timeouts; failures become one-line SourceErrors."""
+    if source.kind is SourceKind.FILE:
+        shortfall = iso_bmff_shortfall(Path(source.location))
+        if shortfall:
+            raise SourceError(f"cannot open {source.display}: file is truncated ({shortfall})")
     default = _FILE_PROTOCOLS if source.kind is SourceKind.FILE else _URL_PROTOCOLS
     av_options = {"protocol_whitelist": options.protocols or default}
     if source.location.startswith(("rtsp:", "rtsps:")):
@@ -112,6 +117,39 @@ def open_container(source: Source, options: OpenOptions = OpenOptions()) -> Any:
         container.close()
         raise SourceError(f"no video stream in {source.display}")
     return container
+
+
+_BOX = struct.Struct(">I4s")
+_BOX_TYPES = frozenset({b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"})
+
+
+def iso_bmff_shortfall(path: Path) -> str | None:
+    """For an MP4/MOV/3GP file, what its top-level boxes say is missing from its end; None if complete.
+
+    FFmpeg stops quietly where a cut-off `mdat` ends (and, when the index comes first, the file still
+    opens and decodes up to the cut), so a broken upload would pass as a shorter video. Every top-level
+    box declares its own length, so comparing their sum with the file size finds a cut anywhere. Files
+    of other formats, and boxes this walk does not understand, are left to FFmpeg.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        offset = 0
+        while offset < size:
+            f.seek(offset)
+            header = f.read(16)
+            if len(header) < 8:
+                return f"a box header is cut off at byte {offset}" if offset else None
+            length, kind = _BOX.unpack_from(header)
+            if offset == 0 and kind not in _BOX_TYPES:
+                return None  # not an ISO base media file
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:
+                return None  # the last box runs to the end of the file by definition
+            if length < 8:
+                return None
+            offset += length
+    return f"{offset - size} bytes missing" if offset > size else None
 
 
 def _reason(exc: BaseException) -> str:
@@ -224,10 +262,11 @@ class FrameReader:
 
     def _decode(self) -> None:
         start: int | None = None
-        packets = 0
+        damaged = 0
         for packet in self._container.demux(self._stream):
-            if packet.size:
-                packets += 1
+            # A short read (a file cut inside a packet) comes back flagged corrupt; the threaded decoder
+            # would swallow the error it causes, so count it here.
+            damaged += bool(packet.size and packet.is_corrupt)
             for av_frame in packet.decode():
                 if self._stop.is_set():
                     return
@@ -239,21 +278,8 @@ class FrameReader:
                     t = 0.0
                 if self._gate.take(t):
                     self._put(self._to_frame(av_frame, t, index))
-        self._check_complete(packets)
-
-    def _check_complete(self, packets: int) -> None:
-        """A file whose index promises more packets than it holds was cut short.
-
-        FFmpeg's demuxer ends quietly at a truncated `mdat`, and the threaded decoder swallows the error
-        of the last partial packet, so without this check a cut-off upload would pass as a short video.
-        """
-        expected = self._stream.frames or 0
-        if self._live or expected <= 0 or packets >= expected:
-            return
-        raise SourceError(
-            f"cannot decode {self.source.display}: file is truncated or corrupt "
-            f"(its index lists {expected} video packets, only {packets} could be read)"
-        )
+        if damaged and not self._live:
+            raise SourceError(f"cannot decode {self.source.display}: file is corrupt ({damaged} damaged packets)")
 
     def _seconds(self, av_frame: Any, start: int | None, index: int) -> float:
         tb = av_frame.time_base

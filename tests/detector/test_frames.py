@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.frames import FrameReader, RateGate, SourceError, SourceKind, mask_credentials, resolve_source
+from detector.frames import (
+    FrameReader,
+    RateGate,
+    SourceError,
+    SourceKind,
+    iso_bmff_shortfall,
+    mask_credentials,
+    resolve_source,
+)
 from tests.helpers.media import FPS, HEIGHT, MOVING_FRAMES, WIDTH, Clips
 
 
@@ -145,17 +153,27 @@ def test_file_cut_before_its_index_is_refused_on_open(clips: Clips) -> None:
         FrameReader(resolve_source(str(clips.truncated("moving_face", faststart=False))), "test", 15)
 
 
-def test_file_cut_after_its_index_is_reported_after_the_frames_it_holds(clips: Clips) -> None:
-    reader = FrameReader(resolve_source(str(clips.truncated("moving_face"))), "test", 30)
-    seen = []
-    try:
-        with pytest.raises(SourceError, match="truncated"):
-            for frame in reader:
-                seen.append(frame.index)
-    finally:
-        reader.close()
-    # The frames before the cut were decoded and handed on in order; the failure came at the end.
-    assert seen == list(range(len(seen))) and 0 < len(seen) < MOVING_FRAMES
+@pytest.mark.parametrize("fraction", [0.05, 0.5, 0.999])
+def test_file_cut_after_its_index_is_refused_on_open(clips: Clips, fraction: float) -> None:
+    # The index comes first, so FFmpeg alone would open it and decode up to the cut without a word.
+    cut = clips.truncated("moving_face", fraction=fraction)
+
+    with pytest.raises(SourceError, match="truncated"):
+        FrameReader(resolve_source(str(cut)), "test", 15)
+
+
+def test_file_trimmed_by_its_edit_list_is_complete(clips: Clips) -> None:
+    # Its index lists 90 frames but shows 45: a valid file, not a truncated one.
+    frames = read_all(clips.trimmed("moving_face", 0.5), fps=120)
+
+    assert [f.index for f in frames] == list(range(MOVING_FRAMES // 2))
+
+
+def test_non_mp4_files_are_left_to_ffmpeg(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("ftyp is not at offset 4 here\n")
+
+    assert iso_bmff_shortfall(text) is None
 
 
 def test_corruption_mid_stream_is_reported(clips: Clips) -> None:

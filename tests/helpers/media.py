@@ -188,6 +188,19 @@ def corrupt(source: Path, target: Path, start: float, length: float) -> Path:
     return target
 
 
+def shorten_edit_list(source: Path, target: Path, fraction: float) -> Path:
+    """A copy of an mp4 whose edit list shows only the first `fraction` of its media: a valid file, as
+    phone editors write when they trim without re-encoding. The media data stays in the file."""
+    data = bytearray(source.read_bytes())
+    at = data.find(b"elst")
+    if at < 0 or data[at + 4] != 0:
+        raise ValueError(f"{source} has no version-0 edit list")
+    duration = int.from_bytes(data[at + 12 : at + 16], "big")
+    data[at + 12 : at + 16] = int(duration * fraction).to_bytes(4, "big")
+    target.write_bytes(bytes(data))
+    return target
+
+
 # Scenes. Times are in frames at 30 fps; every face stays well inside the canvas.
 MOVING_FRAMES = 90
 
@@ -295,4 +308,11 @@ class Clips:
             scene, count = SCENES[name]
             images = (compose(scene(i)) for i in range(count))
             self._paths[key] = write_h264(self.root / f"{key}.mp4", images, rotation=rotation)
+        return self._paths[key]
+
+    def trimmed(self, name: str, fraction: float = 0.5) -> Path:
+        """The clip with an edit list that plays only its first `fraction` (see `shorten_edit_list`)."""
+        key = f"{name}-trim{round(100 * fraction)}"
+        if key not in self._paths:
+            self._paths[key] = shorten_edit_list(self.get(name), self.root / f"{key}.mp4", fraction)
         return self._paths[key]
