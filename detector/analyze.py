@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
 from detector.config import Config, ConfigError
 from detector.frames import FrameReader, SourceKind, resolve_source
-from detector.pipeline import Analyzer
 from detector.summary import SummaryBuilder, VideoSummary
+
+if TYPE_CHECKING:
+    from detector.pipeline import Analyzer
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,12 @@ def run_analysis(
     source = resolve_source(request.source)
     reader = FrameReader(source, request.stream_id, config.analysis.fps)
     try:
-        analyzer = analyzer or Analyzer(config)
+        if analyzer is None:
+            # Imported here: torch and the model take seconds to load, and a bad input should be
+            # reported before that, not after.
+            from detector.pipeline import Analyzer
+
+            analyzer = Analyzer(config)
     except BaseException:
         reader.close()  # the decoder thread never started; only the container is open
         raise

@@ -16,7 +16,7 @@ from detector.analyze import AnalyzeRequest, run_analysis
 from detector.config import ConfigError, load_config
 from detector.faces.base import FaceDetectorError
 from detector.frames import SourceError
-from detector.model.registry import ModelLoadError
+from detector.model.errors import ModelLoadError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

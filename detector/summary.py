@@ -4,11 +4,14 @@ frame the highest probability over its faces, then the mean over frames)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from detector.config import ScoringConfig
-from detector.pipeline import ModelInfo
 from detector.scoring import verdict
 from detector.types import FrameResult, ScoreState, Verdict
+
+if TYPE_CHECKING:  # the pipeline pulls in torch; summaries need only its ModelInfo's fields
+    from detector.pipeline import ModelInfo
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from detector.model.errors import ModelLoadError
 from detector.model.network import DeepfakeNet
 
 logger = logging.getLogger(__name__)
@@ -23,10 +24,6 @@ MODEL_NAME = "effnetlite0-lstm"
 INPUT_SIZE = 128
 BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "deepfake-monitor-v1.pt"
 UNTRAINED_THRESHOLD = 0.5
-
-
-class ModelLoadError(RuntimeError):
-    """A checkpoint is missing, unreadable or for another architecture."""
 
 
 @dataclass(frozen=True)
