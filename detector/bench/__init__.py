@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure stage costs and end-to-end speed")
     p.add_argument("clips", nargs="*", help="video files to use (default: synthetic 720p30 clips)")
     p.add_argument("--streams", type=int, default=4, help="concurrent live streams for the end-to-end run")

@@ -51,7 +51,7 @@ class ClipSpec:
 
 def write_clip(path: Path, spec: ClipSpec) -> Path:
     """Encode `spec` to `path` (H.264, yuv420p); faces drift and breathe in scale."""
-    photos = [cv2.imread(str(p)) for p in packaged_face_photos()]
+    photos = [image for p in packaged_face_photos() if (image := cv2.imread(str(p))) is not None]
     rng = np.random.default_rng(0)
     background = cv2.GaussianBlur(rng.integers(40, 200, (spec.height, spec.width, 3), dtype=np.uint8), (0, 0), 9)
     with av.open(str(path), "w") as container:
@@ -62,7 +62,7 @@ def write_clip(path: Path, spec: ClipSpec) -> Path:
         stream.codec_context.time_base = Fraction(1, spec.fps)
         for i in range(round(spec.seconds * spec.fps)):
             image = _compose(background, photos, spec, i / spec.fps)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame = av.VideoFrame.from_ndarray(image.astype(np.uint8, copy=False), format="bgr24")
             frame.pts = i  # in the codec time base, 1/fps
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
