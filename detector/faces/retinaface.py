@@ -69,9 +69,7 @@ class RetinaFaceDetector:
         # One intra-op thread per worker is fastest and steadiest on small shared machines.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            load_weights(), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(load_weights(), sess_options=options, providers=["CPUExecutionProvider"])
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         scale = min(1.0, self._config.max_side / max(image.shape[:2]))
