@@ -3,6 +3,7 @@ and its answer to bad input (exit status 2, one line on stderr, never a tracebac
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from detector.cli import build_parser
 from tests.helpers.media import FPS, MOVING_FRAMES, Clips
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +65,18 @@ def test_json_line_per_face_per_frame_then_a_summary(moving_face_run: subprocess
 
 
 @pytest.mark.slow
+def test_docs_describe_every_option_and_output_key(moving_face_run: subprocess.CompletedProcess[str]) -> None:
+    docs = (ROOT / "docs" / "analyze.md").read_text()
+    faces, summary = parse(moving_face_run.stdout)
+    keys = set(faces[0]) | set(faces[0]["quality"]) | set(summary) | set(summary["tracks"][0])
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    analyze = commands.choices["analyze"]
+    options = {o for a in analyze._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+
+    assert sorted(k for k in keys if f"`{k}`" not in docs) == []
+    assert sorted(o for o in options if f"`{o}`" not in docs) == []
+
+
 @pytest.mark.parametrize(("fps", "step"), [("10", 3), ("30", 1)])
 def test_fps_option_picks_frames_by_timestamp(clips: Clips, fps: str, step: int) -> None:
     result = run_cli(clips.get("moving_face"), "--fps", fps)
