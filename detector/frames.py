@@ -142,6 +142,8 @@ def iso_bmff_shortfall(path: Path) -> str | None:
             length, kind = _BOX.unpack_from(header)
             if offset == 0 and kind not in _BOX_TYPES:
                 return None  # not an ISO base media file
+            if not all(32 <= c < 127 or c == 0xA9 for c in kind):
+                return None  # trailing bytes that are not a box (some writers leave junk): FFmpeg ignores them too
             if length == 1 and len(header) == 16:
                 length = int.from_bytes(header[8:16], "big")
             elif length == 0:

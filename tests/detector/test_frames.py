@@ -17,7 +17,7 @@ from detector.frames import (
     mask_credentials,
     resolve_source,
 )
-from tests.helpers.media import FPS, HEIGHT, MOVING_FRAMES, WIDTH, Clips
+from tests.helpers.media import FPS, HEIGHT, MOVING_FRAMES, POOR_FRAMES, WIDTH, Clips
 
 
 def read_all(path: Path, fps: float) -> list:
@@ -167,6 +167,14 @@ def test_file_trimmed_by_its_edit_list_is_complete(clips: Clips) -> None:
     frames = read_all(clips.trimmed("moving_face", 0.5), fps=120)
 
     assert [f.index for f in frames] == list(range(MOVING_FRAMES // 2))
+
+
+def test_trailing_bytes_after_the_last_box_are_not_truncation(tmp_path: Path, clips: Clips) -> None:
+    padded = tmp_path / "padded.mp4"
+    padded.write_bytes(clips.get("poor_faces").read_bytes() + b"\x00\x13\xff\xfe" + bytes(range(64)))
+
+    assert iso_bmff_shortfall(padded) is None
+    assert len(read_all(padded, fps=30)) == POOR_FRAMES
 
 
 def test_non_mp4_files_are_left_to_ffmpeg(tmp_path: Path) -> None:
