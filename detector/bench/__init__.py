@@ -15,6 +15,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="short clips and runs, for a smoke test")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--config", default=None, help="config.yaml")
+    p.add_argument("--sweep", default=None, metavar="PNG", help="also measure 1-8 streams and 0-4 faces; plot here")
     p.set_defaults(handler=_run)
 
 

@@ -33,6 +33,10 @@ def run_bench(args: argparse.Namespace) -> int:
             else write_clip(Path(tmp) / "clip720.mp4", ClipSpec(seconds=min(seconds, 10.0), faces=args.faces))
         )
         report = measure(config, analyzer, clip, args.streams, seconds)
+        if args.sweep:
+            from detector.bench.sweep import run_sweep
+
+            report["sweep"] = run_sweep(config, analyzer, Path(tmp), seconds, args.faces, Path(args.sweep))
     report["args"] = {"streams": args.streams, "faces": args.faces, "fps": args.fps, "seconds": seconds}
     if args.format == "json":
         print(json.dumps(report))
