@@ -6,6 +6,7 @@ Every model forbids unknown keys, so a typo in config.yaml is an error that name
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -99,11 +100,33 @@ class ServerConfig(Section):
         description="FFmpeg demuxer names an upload may use (any alias in the demuxer's name counts).",
     )
     upload_max_pixels: int = Field(
-        4096 * 2304, ge=64 * 64, le=8192 * 8192, description="Largest picture (width × height) an upload may have."
+        3840 * 2160,
+        ge=64 * 64,
+        le=8192 * 8192,
+        description="Largest picture (width × height) an upload may have; also FFmpeg's max_pixels for it.",
     )
     upload_dir: Path | None = Field(None, description="Where uploads are spooled; empty means the system temp dir.")
     graceful_shutdown_s: float = Field(
         10.0, gt=0, le=300, description="How long shutdown waits for connections and streams to close."
+    )
+    token: str | None = Field(
+        None,
+        min_length=16,
+        max_length=256,
+        pattern=r"^[A-Za-z0-9._~+/=-]+$",
+        description=(
+            "Access token for /api and /ws (env DEEPFAKE_MONITOR_TOKEN overrides); empty on a non-loopback "
+            "host generates one at start, empty on loopback leaves the server open."
+        ),
+    )
+    auth_max_failures: int = Field(
+        10, ge=1, le=10_000, description="Failed authentications per client IP within auth_window_s before 429."
+    )
+    auth_window_s: float = Field(
+        60.0, gt=0, le=86_400, description="Window over which failed authentications are counted per client IP."
+    )
+    upload_decode_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Longest wait for the upload decoder process to probe a file or send a frame."
     )
 
 
@@ -141,13 +164,29 @@ class RtspConfig(Section):
     backoff_max_s: float = Field(60.0, gt=0, le=3600, description="Longest wait between reconnection attempts.")
     backoff_factor: float = Field(2.0, ge=1, le=10, description="Growth of the wait after each failed attempt.")
     max_pixels: int = Field(
-        4096 * 2304, ge=64 * 64, le=8192 * 8192, description="Largest picture (width × height) a camera may send."
+        3840 * 2160,
+        ge=64 * 64,
+        le=8192 * 8192,
+        description="Largest picture (width × height) a camera may send; also FFmpeg's max_pixels for it.",
+    )
+    allow_networks: tuple[str, ...] = Field(
+        (),
+        max_length=256,
+        description=(
+            "CIDRs cameras may be in although private, loopback, link-local or otherwise non-public "
+            "(e.g. 192.168.1.0/24); public addresses are always allowed."
+        ),
     )
 
     @model_validator(mode="after")
     def _check(self) -> RtspConfig:
         if self.backoff_initial_s > self.backoff_max_s:
             raise ValueError("rtsp.backoff_initial_s must not exceed rtsp.backoff_max_s")
+        for cidr in self.allow_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"rtsp.allow_networks: {exc}") from exc
         return self
 
 
@@ -159,6 +198,7 @@ class WebRtcConfig(Section):
     close_timeout_s: float = Field(
         5.0, gt=0, le=60, description="Bound on closing a peer connection (aiortc's close() can hang)."
     )
+    max_peers: int = Field(8, ge=1, le=1024, description="Most WebRTC calls at once (each also counts as a stream).")
 
 
 class WebSocketConfig(Section):
@@ -171,8 +211,11 @@ class WebSocketConfig(Section):
     allowed_origins: tuple[str, ...] = Field(
         (),
         max_length=100,
-        description="Browser origins (scheme://host:port) allowed to open /ws besides the server's own.",
+        description=(
+            "Browser origins (scheme://host:port) allowed to open /ws and to POST/DELETE besides the server's own."
+        ),
     )
+    max_clients: int = Field(64, ge=1, le=10_000, description="Most /ws clients at once; more are refused (1013).")
 
 
 class EventsConfig(Section):

@@ -95,6 +95,7 @@ class OpenOptions:
     open_timeout: float = 10.0
     read_timeout: float = 10.0
     protocols: str | None = None  # FFmpeg protocol_whitelist; None picks the default for the source kind
+    max_pixels: int | None = None  # FFmpeg's max_pixels for the video decoder (its own default is INT_MAX)
 
 
 def open_container(source: Source, options: OpenOptions = OpenOptions()) -> Any:
@@ -116,6 +117,10 @@ def open_container(source: Source, options: OpenOptions = OpenOptions()) -> Any:
     if not container.streams.video:
         container.close()
         raise SourceError(f"no video stream in {source.display}")
+    if options.max_pixels is not None:
+        # Applied when the decoder opens (first decode): a picture above it fails inside FFmpeg before
+        # any buffer is allocated, even when the size changes mid-stream.
+        container.streams.video[0].codec_context.options = {"max_pixels": str(options.max_pixels)}
     return container
 
 

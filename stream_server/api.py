@@ -24,8 +24,9 @@ from stream_server.context import context_of
 from stream_server.hub import HubFull
 from stream_server.images import encode_jpeg, face_thumbnail
 from stream_server.ingest.file import FileSource, UploadRejected, probe_upload
-from stream_server.ingest.rtsp import RtspSource, parse_camera_url
+from stream_server.ingest.rtsp import RtspSource, check_camera, parse_camera_url
 from stream_server.ingest.webrtc import OfferError, WebRtcSource, parse_offer
+from stream_server.types import StreamKind
 from stream_server.uploads import UploadMalformed, UploadTooLarge, spool_upload
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ async def add_camera(request: Request) -> Response:
         return error(400, f"name must be a string of 1 to {_MAX_NAME} characters")
     try:
         source = parse_camera_url(url)
+        await run_in_threadpool(check_camera, source, ctx.config.rtsp)  # resolving may block
     except SourceError as exc:
         return error(400, str(exc))
     camera = RtspSource(source, ctx.config.rtsp, ctx.config.analysis.fps)
@@ -174,6 +176,8 @@ async def webrtc_offer(request: Request) -> Response:
         offer = parse_offer(body, request.headers.get("content-type", ""), limit)
         if ctx.hub.streams.active_count() >= ctx.config.server.max_streams:
             return error(503, f"at most {ctx.config.server.max_streams} streams may run at once")
+        if ctx.hub.streams.active_count(StreamKind.WEBRTC) >= ctx.config.webrtc.max_peers:
+            return error(503, f"at most {ctx.config.webrtc.max_peers} WebRTC calls may run at once")
         peer = request.client.host if request.client else "unknown"
         source = WebRtcSource(ctx.config.webrtc, ctx.config.analysis.fps, peer)
         answer = await source.answer(offer)

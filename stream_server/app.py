@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -23,6 +26,7 @@ from starlette.websockets import WebSocket
 from detector.config import Config
 from detector.frames import SourceError
 from stream_server.api import routes
+from stream_server.auth import AuthGate, TokenSetting, resolve_token
 from stream_server.context import ServerContext, context_of
 from stream_server.hub import AnalyzerWithInfo, Hub, HubFull
 from stream_server.ingest.rtsp import RtspSource, parse_camera_url
@@ -34,14 +38,24 @@ logger = logging.getLogger(__name__)
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
-def create_app(config: Config, analyzer: AnalyzerWithInfo) -> Starlette:
-    """Build the app; nothing starts until the ASGI lifespan starts it."""
+def create_app(
+    config: Config,
+    analyzer: AnalyzerWithInfo,
+    environ: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """Build the app; nothing starts until the ASGI lifespan starts it.
+
+    `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit."""
     store = ScoreStore(config.store)
     broadcaster = Broadcaster()
     hub = Hub(analyzer, config, store, broadcaster.publish)
     ctx = ServerContext(config, hub, store, broadcaster, time.monotonic())
-    app = Starlette(routes=_routes(config), lifespan=_lifespan)
+    setting = resolve_token(config.server, os.environ if environ is None else environ)
+    gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock)
+    app = Starlette(routes=_routes(config), lifespan=_lifespan, middleware=[gate])
     app.state.ctx = ctx
+    app.state.token = setting
     return app
 
 
@@ -68,6 +82,7 @@ async def _websocket(websocket: WebSocket) -> None:
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     ctx: ServerContext = app.state.ctx
+    _announce_access(ctx.config, app.state.token)
     ctx.store.open()
     await ctx.hub.start()
     _start_cameras(ctx)
@@ -84,6 +99,22 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.broadcaster.close_all()
         ctx.store.close()
         logger.info("stopped; scores flushed to %s", ctx.store.path)
+
+
+def _announce_access(config: Config, setting: TokenSetting) -> None:
+    server = config.server
+    if setting.token is None:
+        logger.warning(
+            "no access token: /api and /ws are open to every local user and program (listening on %s only)",
+            server.host,
+        )
+    elif setting.generated:
+        # Printed once, to the console only: the operator needs it to open the dashboard.
+        url = f"http://{server.host}:{server.port}/?token={setting.token}"
+        print(f"deepfake-monitor: access token (set server.token to keep one): {setting.token}", file=sys.stderr)
+        print(f"deepfake-monitor: open the dashboard once with {url}", file=sys.stderr, flush=True)
+    else:
+        logger.info("access token required on /api and /ws")
 
 
 def _start_cameras(ctx: ServerContext) -> None:

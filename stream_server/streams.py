@@ -89,9 +89,10 @@ class StreamTable:
         with self._lock:
             return list(self._entries)
 
-    def active_count(self) -> int:
+    def active_count(self, kind: StreamKind | None = None) -> int:
+        """Streams not stopped, of one kind or all."""
         with self._lock:
-            return sum(e.status is not StreamStatus.STOPPED for e in self._entries.values())
+            return sum(e.status is not StreamStatus.STOPPED and kind in (None, e.kind) for e in self._entries.values())
 
     def oldest_stopped(self) -> str | None:
         with self._lock:

@@ -18,12 +18,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from urllib.parse import urlsplit
 
 import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from detector.config import WebSocketConfig
+from stream_server.auth import origin_matches
 from stream_server.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,10 @@ async def serve_client(
         logger.warning("refused a /ws connection from origin %s", websocket.headers.get("origin"))
         await websocket.close(CLOSE_POLICY, "origin not allowed")
         return
+    if len(broadcaster) >= config.max_clients:
+        logger.warning("refused a /ws connection: %d clients already (websocket.max_clients)", len(broadcaster))
+        await websocket.close(CLOSE_TOO_SLOW, "too many clients")
+        return
     await websocket.accept()
     client = ClientChannel(websocket.send_text, config)
     client.offer(hello())
@@ -175,9 +179,7 @@ def origin_allowed(websocket: WebSocket, config: WebSocketConfig) -> bool:
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
-    if origin in config.allowed_origins:
-        return True
-    return urlsplit(origin).netloc.lower() == websocket.headers.get("host", "").lower()
+    return origin_matches(origin, websocket.headers.get("host", ""), config.allowed_origins)
 
 
 async def _until_disconnect(websocket: WebSocket) -> None:

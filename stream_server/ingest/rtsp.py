@@ -36,6 +36,7 @@ from detector.frames import (
     resolve_source,
 )
 from detector.types import Frame
+from stream_server.ingest.address import AddressPolicy, preflight
 from stream_server.ingest.base import FrameSink, StreamSource
 from stream_server.types import StreamKind, StreamStatus
 
@@ -44,6 +45,11 @@ logger = logging.getLogger(__name__)
 _USERINFO = re.compile(r"//[^/@\s]*@")
 
 _JOIN_GRACE_S = 2.0
+
+
+def check_camera(source: Source, config: RtspConfig) -> None:
+    """Refuse a camera whose host resolves to an address it may not use (blocking: DNS)."""
+    AddressPolicy(config.allow_networks).check(source.location)
 
 
 def parse_camera_url(text: str) -> Source:
@@ -90,10 +96,17 @@ class RtspSource(StreamSource):
     kind = StreamKind.RTSP
 
     def __init__(
-        self, source: Source, config: RtspConfig, fps: float, clock: Callable[[], float] = time.monotonic
+        self,
+        source: Source,
+        config: RtspConfig,
+        fps: float,
+        clock: Callable[[], float] = time.monotonic,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self._source = source
         self._config = config
+        self._policy = policy or AddressPolicy(config.allow_networks)
+        self._pinned = source.location
         self._fps = fps
         self._clock = clock
         self._stop = threading.Event()
@@ -143,9 +156,13 @@ class RtspSource(StreamSource):
     def _attempt(self, sink: FrameSink) -> str:
         """One connection, read until it fails; returns why it ended (already masked)."""
         self._live = False
+        config = self._config
         try:
-            options = OpenOptions(self._config.open_timeout_s, self._config.read_timeout_s, RTSP_PROTOCOLS)
-            container = open_container(self._source, options)
+            # Resolved and checked on every attempt: the connection goes to the address just checked.
+            checked = preflight(self._policy, self._source.location, config.open_timeout_s)
+            self._pinned = checked.url
+            options = OpenOptions(config.open_timeout_s, config.read_timeout_s, RTSP_PROTOCOLS, config.max_pixels)
+            container = open_container(Source(SourceKind.URL, checked.url), options)
         except SourceError as exc:
             return self._scrub(str(exc))
         try:
@@ -163,6 +180,7 @@ class RtspSource(StreamSource):
 
     def _read(self, container: Any, sink: FrameSink) -> None:
         stream = container.streams.video[0]
+        self._check_size(stream.codec_context)  # the size the SDP/probe announced, before any decoding
         stream.thread_type = "AUTO"
         gate = RateGate(self._fps)
         offset = self._clock() - self._t0  # stream time keeps running across reconnections
@@ -193,11 +211,14 @@ class RtspSource(StreamSource):
         if gate.take(t):
             sink.put(self._frame(sink.stream_id, av_frame, t))
 
-    def _check_size(self, av_frame: Any) -> None:
-        """FFmpeg would decode any size a camera claims; refuse pictures that would eat the memory."""
-        if av_frame.width * av_frame.height > self._config.max_pixels:
+    def _check_size(self, picture: Any) -> None:
+        """FFmpeg would decode any size a camera claims; refuse pictures that would eat the memory.
+
+        Checked on the size announced at open and on the first frame; FFmpeg's own max_pixels (set at
+        open) refuses a larger picture that turns up later, before it is allocated."""
+        if picture.width * picture.height > self._config.max_pixels:
             raise SourceError(
-                f"picture {av_frame.width}x{av_frame.height} is larger than rtsp.max_pixels ({self._config.max_pixels})"
+                f"picture {picture.width}x{picture.height} is larger than rtsp.max_pixels ({self._config.max_pixels})"
             )
 
     def _frame(self, stream_id: str, av_frame: Any, t: float) -> Frame:
@@ -207,5 +228,5 @@ class RtspSource(StreamSource):
 
     def _scrub(self, text: str) -> str:
         """FFmpeg messages may quote the URL: never let its credentials through."""
-        text = text.replace(self._source.location, self._source.display)
+        text = text.replace(self._pinned, self._source.display).replace(self._source.location, self._source.display)
         return " ".join(_USERINFO.sub("//***@", text).split())

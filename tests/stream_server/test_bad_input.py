@@ -119,6 +119,21 @@ def test_malformed_offers_are_4xx(client: TestClient, offers: dict[str, str]) ->
         "rtsp://host:99999/x",
         "rtsp://ho st/x",
         "rtsp://host/x\nfile:/etc/passwd",
+        # Addresses a camera may not have unless allow-listed (rtsp.allow_networks).
+        "rtsp://127.0.0.1/x",
+        "rtsp://localhost:8554/x",
+        "rtsp://2130706433/x",
+        "rtsp://0x7f.1/x",
+        "rtsp://[::1]/x",
+        "rtsp://[::ffff:127.0.0.1]/x",
+        "rtsp://[::ffff:10.0.0.1]/x",
+        "rtsp://169.254.169.254/latest",
+        "rtsp://10.1.2.3/x",
+        "rtsp://192.168.1.20:554/stream1",
+        "rtsp://0.0.0.0/x",
+        "rtsp://224.0.0.1/x",
+        "rtsp://[fe80::1]/x",
+        "rtsps://user:pw@100.64.0.1/x",
     ],
 )
 def test_bad_camera_urls_are_400(client: TestClient, url: str) -> None:

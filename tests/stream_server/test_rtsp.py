@@ -23,8 +23,16 @@ pytestmark = pytest.mark.integration
 SYSTEM_PYTHON = "/usr/bin/python3"
 HELPER = Path(__file__).with_name("rtsp_server.py")
 SECRET = "s3cr3t-pass"
-# Short timeouts and backoff so a reconnection happens within a few seconds.
-RTSP = {"open_timeout_s": 3, "read_timeout_s": 3, "stall_s": 2, "backoff_initial_s": 0.5, "backoff_max_s": 2}
+# Short timeouts and backoff so a reconnection happens within a few seconds. The test server listens on
+# loopback, which cameras may only use when it is allow-listed.
+RTSP = {
+    "open_timeout_s": 3,
+    "read_timeout_s": 3,
+    "stall_s": 2,
+    "backoff_initial_s": 0.5,
+    "backoff_max_s": 2,
+    "allow_networks": ["127.0.0.0/8"],
+}
 
 
 _PROBE = """
