@@ -23,7 +23,7 @@ from stream_server import messages
 from stream_server.context import context_of
 from stream_server.hub import HubFull
 from stream_server.images import encode_jpeg, face_thumbnail
-from stream_server.ingest.file import FileSource, UploadRejected, probe_upload
+from stream_server.ingest.file import FileSource, UploadRejected, start_decoder
 from stream_server.ingest.rtsp import RtspSource, check_camera, parse_camera_url
 from stream_server.ingest.webrtc import OfferError, WebRtcSource, parse_offer
 from stream_server.types import StreamKind
@@ -154,13 +154,16 @@ async def create_upload(request: Request) -> Response:
     except UploadMalformed as exc:
         return error(400, str(exc))
     try:
-        info = await run_in_threadpool(probe_upload, spooled.path, server)
-        source = FileSource(spooled.path, spooled.filename, ctx.config.analysis.fps, info.duration)
-        stream_id = ctx.hub.add(source, spooled.filename)
+        decoder = await run_in_threadpool(start_decoder, spooled.path, server, ctx.config.analysis.fps)
     except UploadRejected as exc:
         spooled.path.unlink(missing_ok=True)
         return error(422, str(exc))
+    info = decoder.info
+    assert info is not None  # set once probing passed
+    try:
+        stream_id = ctx.hub.add(FileSource(decoder, spooled.path, spooled.filename), spooled.filename)
     except HubFull as exc:
+        decoder.close()
         spooled.path.unlink(missing_ok=True)
         return error(503, str(exc))
     video = {"container": info.container, "codec": info.codec, "width": info.width, "height": info.height}
