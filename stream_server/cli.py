@@ -10,6 +10,9 @@ from detector.config import Config, load_config
 
 logger = logging.getLogger(__name__)
 
+# Clients only listen on /ws; nothing they send is needed, so a large frame is refused by uvicorn (1009).
+_WS_MAX_MESSAGE = 64 * 1024
+
 
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="analyze live sources (WebRTC, RTSP, uploads); push scores over /ws")
@@ -51,5 +54,6 @@ def serve(args: argparse.Namespace) -> int:
         port=config.server.port,
         log_level="info",
         timeout_graceful_shutdown=int(config.server.graceful_shutdown_s),
+        ws_max_size=_WS_MAX_MESSAGE,
     )
     return 0

@@ -108,14 +108,14 @@ class AddressPolicy:
 
     def check(self, url: str) -> CheckedUrl:
         """Resolve the URL's host; every address must be allowed. Raises AddressRefused or SourceError."""
-        parts = urlsplit(url)
-        scheme, host = parts.scheme.lower(), parts.hostname
-        if scheme not in DEFAULT_PORTS or not host:
-            raise SourceError("camera URL must be rtsp:// or rtsps:// with a host")
-        try:
-            port = parts.port or DEFAULT_PORTS[scheme]
+        try:  # a redirect's Location comes here unvalidated: every malformation is a SourceError
+            parts = urlsplit(url)
+            scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
         except ValueError as exc:
             raise SourceError(f"invalid camera URL: {exc}") from exc
+        if scheme not in DEFAULT_PORTS or not host or any(ch.isspace() or not ch.isprintable() for ch in url):
+            raise SourceError("camera URL must be rtsp:// or rtsps:// with a host, without spaces or controls")
+        port = port or DEFAULT_PORTS[scheme]
         addresses = [_parse_ip(text) for text in self._resolve(host, port)]
         if not addresses:
             raise SourceError("camera host resolves to no address")
@@ -150,7 +150,7 @@ def preflight(policy: AddressPolicy, url: str, timeout: float) -> CheckedUrl:
         location = describe_redirect(checked, timeout)
         if location is None:
             return checked
-        if urlsplit(location).scheme.lower() not in DEFAULT_PORTS:
+        if not location.lower().startswith(("rtsp://", "rtsps://")):
             raise AddressRefused("camera redirects to a URL that is not rtsp:// or rtsps://")
         checked = policy.check(location)
     raise SourceError(f"camera redirects more than {_MAX_REDIRECTS} times")

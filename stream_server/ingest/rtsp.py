@@ -55,14 +55,18 @@ def check_camera(source: Source, config: RtspConfig) -> None:
 def parse_camera_url(text: str) -> Source:
     """Accept only rtsp/rtsps URLs with a host; anything else is a SourceError (a 400 for the API)."""
     text = text.strip()
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in text):
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
         raise SourceError("camera URL must not contain spaces or control characters")
-    scheme = urlsplit(text).scheme.lower()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise SourceError(f"invalid camera URL: {exc}") from exc
+    scheme = parts.scheme.lower()
     if scheme not in RTSP_SCHEMES:
         raise SourceError(f"camera URL must start with rtsp:// or rtsps:// (got '{scheme or text[:10]}')")
     try:
         source = resolve_source(text, RTSP_SCHEMES)
-        urlsplit(text).port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
         raise SourceError(f"invalid camera URL: {exc}") from exc
     if source.kind is not SourceKind.URL:
