@@ -160,7 +160,8 @@ def describe_redirect(checked: CheckedUrl, timeout: float) -> str | None:
     """Send DESCRIBE to the checked address; the Location of a 3xx reply, else None.
 
     Any other answer (200, 401, 404, a closed connection) is left for FFmpeg to deal with: this looks only
-    for the redirect FFmpeg would follow by itself.
+    for the redirect FFmpeg would follow by itself. No answer at all, or no connection, is a SourceError
+    (FFmpeg would only wait as long again to say the same).
     """
     parts = urlsplit(checked.url)
     port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
@@ -168,8 +169,10 @@ def describe_redirect(checked: CheckedUrl, timeout: float) -> str | None:
     request = f"DESCRIBE {target} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\nUser-Agent: {_AGENT}\r\n\r\n"
     try:
         reply = _exchange(str(checked.address), port, parts.scheme.lower() == "rtsps", request.encode(), timeout)
-    except OSError:
-        return None  # unreachable now: FFmpeg will report it in its own words
+    except TimeoutError as exc:
+        raise SourceError(f"camera did not answer within {timeout:.0f} s") from exc
+    except OSError as exc:
+        raise SourceError(f"cannot reach camera: {exc.strerror or exc}") from exc
     return parse_redirect(reply)
 
 

@@ -118,6 +118,7 @@ class RtspSource(StreamSource):
         self._sink: FrameSink | None = None
         self._thread: threading.Thread | None = None
         self._live = False
+        self._opening_since: float | None = None  # set while connecting, so a silent camera can be seen
         self._last_frame = clock()
         self._t0 = clock()
         self._index = 0
@@ -139,7 +140,15 @@ class RtspSource(StreamSource):
             await asyncio.to_thread(thread.join, self._config.read_timeout_s + _JOIN_GRACE_S)
 
     def poll(self, now: float) -> None:
-        if self._live and self._sink is not None and now - self._last_frame > self._config.stall_s:
+        if self._sink is None:
+            return
+        opening = self._opening_since
+        # Connecting is bounded by open_timeout_s, but a camera that accepts and then says nothing should
+        # show as stalled no later than a silent live stream would (and within read_timeout_s).
+        patience = min(self._config.stall_s, self._config.read_timeout_s)
+        if opening is not None and now - opening > patience:
+            self._sink.set_status(StreamStatus.STALLED, f"no answer for {now - opening:.0f} s")
+        elif self._live and now - self._last_frame > self._config.stall_s:
             self._sink.set_status(StreamStatus.STALLED, f"no frame for {now - self._last_frame:.0f} s")
 
     def _run(self, sink: FrameSink) -> None:
@@ -161,6 +170,7 @@ class RtspSource(StreamSource):
         """One connection, read until it fails; returns why it ended (already masked)."""
         self._live = False
         config = self._config
+        self._opening_since = self._clock()
         try:
             # Resolved and checked on every attempt: the connection goes to the address just checked.
             checked = preflight(self._policy, self._source.location, config.open_timeout_s)
@@ -169,6 +179,8 @@ class RtspSource(StreamSource):
             container = open_container(Source(SourceKind.URL, checked.url), options)
         except SourceError as exc:
             return self._scrub(str(exc))
+        finally:
+            self._opening_since = None
         try:
             self._read(container, sink)
             return "stream ended"

@@ -76,6 +76,8 @@ def parse_offer(body: bytes, content_type: str, max_bytes: int) -> Offer:
 
 
 def _check_sdp(sdp: str) -> None:
+    if sdp.split("\n", 1)[0].rstrip("\r") != "v=0":
+        raise OfferError(400, "SDP must start with the line v=0")  # RFC 8866 §5; aiortc does not check
     try:
         parsed = SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc's parser fails in many ways on junk; all mean "malformed"

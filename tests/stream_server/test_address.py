@@ -113,7 +113,7 @@ def test_parse_redirect() -> None:
 
 @pytest.fixture
 def redirecting_server() -> Iterator[tuple[int, list[str]]]:
-    """A one-line RTSP server on loopback answering every request with a 302 to the location in `target`."""
+    """A tiny RTSP server on loopback: DESCRIBE of /cam is a 302 to `target`, anything else a 200."""
     target: list[str] = ["rtsp://127.0.0.2/elsewhere"]
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)  # so the loop sees `done` (closing does not wake a blocked accept)
@@ -127,8 +127,10 @@ def redirecting_server() -> Iterator[tuple[int, list[str]]]:
             except TimeoutError:
                 continue
             with conn:
-                conn.recv(4096)
-                conn.sendall(f"RTSP/1.0 302 Moved\r\nCSeq: 1\r\nLocation: {target[0]}\r\n\r\n".encode())
+                if b"/cam " in conn.recv(4096):
+                    conn.sendall(f"RTSP/1.0 302 Moved\r\nCSeq: 1\r\nLocation: {target[0]}\r\n\r\n".encode())
+                else:
+                    conn.sendall(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n")
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -155,16 +157,23 @@ def test_redirect_to_another_scheme_is_refused(redirecting_server: tuple[int, li
 
 def test_allowed_redirect_is_followed_and_pinned(redirecting_server: tuple[int, list[str]]) -> None:
     port, target = redirecting_server
-    closed = socket.create_server(("127.0.0.1", 0))
-    final_port = closed.getsockname()[1]
-    closed.close()  # nothing listens there: the pre-flight stops and leaves the error to FFmpeg
-    target[0] = f"rtsp://localhost:{final_port}/final"
+    target[0] = f"rtsp://localhost:{port}/final"
     checked = preflight(AddressPolicy(["127.0.0.0/8", "::1/128"]), f"rtsp://127.0.0.1:{port}/cam", 2)
-    assert checked.url.endswith(f":{final_port}/final") and "localhost" not in checked.url
+    assert checked.url.endswith(f":{port}/final") and "localhost" not in checked.url
+
+
+def test_silent_or_closed_camera_fails_the_preflight() -> None:
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    with pytest.raises(SourceError, match="did not answer within 1 s"):
+        preflight(AddressPolicy(["127.0.0.0/8"]), f"rtsp://127.0.0.1:{port}/x", 1)  # listens, never accepts
+    closed.close()
+    with pytest.raises(SourceError, match="cannot reach camera"):
+        preflight(AddressPolicy(["127.0.0.0/8"]), f"rtsp://127.0.0.1:{port}/x", 1)
 
 
 def test_redirect_loop_gives_up(redirecting_server: tuple[int, list[str]]) -> None:
     port, target = redirecting_server
-    target[0] = f"rtsp://127.0.0.1:{port}/again"
+    target[0] = f"rtsp://127.0.0.1:{port}/cam"
     with pytest.raises(SourceError, match="redirects more than"):
         preflight(AddressPolicy(["127.0.0.0/8"]), f"rtsp://127.0.0.1:{port}/cam", 2)
