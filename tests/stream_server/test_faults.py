@@ -309,8 +309,8 @@ async def _soak(serve: Callable[..., LiveServer], face_loop: Path, seconds: floa
     assert all(streams[i]["status"] == "live" for i in ids)
     assert analyzed > 0 and counts[0] > 0
     assert last[0] - first[0] < 30  # MB; a leak of one frame per analyzed frame would be gigabytes
-    assert abs(last[1] - first[1]) <= 2
-    assert abs(last[2] - first[2]) <= 2
+    assert last[1] - first[1] <= 2  # growth only: worker pools may shrink after the warm-up
+    assert last[2] - first[2] <= 2
 
 
 @pytest.mark.asyncio
