@@ -76,6 +76,25 @@ def resolve_token(config: ServerConfig, environ: Mapping[str, str]) -> TokenSett
     return TokenSetting(secrets.token_urlsafe(32), generated=True)
 
 
+_TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']*")
+
+
+class TokenRedactor(logging.Filter):
+    """Masks `token=...` in log records: uvicorn logs request lines (`/ws?token=...`, `/?token=...`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_IN_URL.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_URL.sub(r"\1***", record.msg)
+        return True
+
+
+def redact_tokens_in_server_logs() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(TokenRedactor())
+
+
 class FailureLimiter:
     """Counts failed authentications per client IP in a sliding window."""
 

@@ -43,11 +43,13 @@ def serve(args: argparse.Namespace) -> int:
 
     from detector.pipeline import Analyzer
     from stream_server.app import create_app
+    from stream_server.auth import redact_tokens_in_server_logs
 
     config = configure(load_config(args.config), args)
     analyzer = Analyzer(config)
     app = create_app(config, analyzer)
     logging.getLogger("stream_server").setLevel(logging.INFO)
+    redact_tokens_in_server_logs()
     uvicorn.run(
         app,
         host=config.server.host,

@@ -145,3 +145,17 @@ def test_websocket_client_limit(analyzer: Analyzer, tmp_path: Path) -> None:
         with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws"):
             pass
         assert refused.value.code == 1013
+
+
+def test_tokens_are_masked_in_server_logs(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from stream_server.auth import TokenRedactor
+
+    logger = logging.getLogger("test.redact")
+    logger.addFilter(TokenRedactor())
+    with caplog.at_level(logging.INFO, logger="test.redact"):
+        logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", f"/?token={TOKEN}&x=1", "1.1", 303)
+        message = '"WebSocket /ws?token=' + TOKEN + '" [accepted]'  # uvicorn formats this one itself
+        logger.info(message)
+    assert TOKEN not in caplog.text and "token=***&x=1" in caplog.text
