@@ -76,10 +76,10 @@ def sample_post_augment(rng: np.random.Generator) -> PostAugment:
         brightness=float(rng.uniform(-0.08, 0.08)),
         contrast=float(rng.uniform(0.9, 1.1)),
         saturation=float(rng.uniform(0.8, 1.2)),
-        rescale=float(rng.uniform(0.4, 0.9)) if rng.random() < 0.3 else 1.0,
-        jpeg_quality=int(rng.integers(40, 101)) if codec < 0.6 else None,
-        h264_crf=int(rng.integers(20, 40)) if 0.6 <= codec < 0.8 else None,
-        h264_scale=float(rng.uniform(0.5, 1.0)),
+        rescale=float(rng.uniform(0.5, 0.9)) if rng.random() < 0.2 else 1.0,
+        jpeg_quality=int(rng.integers(40, 101)) if codec < 0.5 else None,
+        h264_crf=int(rng.integers(18, 36)) if 0.5 <= codec < 0.7 else None,
+        h264_scale=float(rng.uniform(0.6, 1.0)),
         flip=bool(rng.random() < 0.5),
     )
 

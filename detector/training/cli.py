@@ -117,6 +117,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
+    parser.add_argument("--init-from", type=Path, default=None, help="start from this checkpoint, not ImageNet")
+    parser.add_argument("--lr", type=float, default=3e-4, help="stage 1 peak learning rate")
     parser.set_defaults(handler=run_train)
 
 
@@ -137,6 +139,8 @@ def run_train(args: argparse.Namespace) -> int:
         stage2_minutes=args.stage2_minutes,
         threads=args.threads,
         resume=args.resume,
+        init_from=args.init_from,
+        lr=args.lr,
     )
     metrics = train(config)
     print(json.dumps(metrics, indent=2))
@@ -156,6 +160,12 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--synth", action="store_true", help="add a self-blended fake of every real video")
     parser.add_argument("--frames", type=int, default=32, help="frames per video, evenly spaced")
+    parser.add_argument(
+        "--post",
+        choices=["train", "c23", "none"],
+        default="c23",
+        help="post-processing of --synth clip pairs (c23: H.264 CRF 23; train: training mix)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.set_defaults(handler=run_eval)
@@ -163,6 +173,7 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of `eval`."""
+    from detector.training.clips import PostProcessing
     from detector.training.evaluate import EvalConfig, evaluate
 
     config = EvalConfig(
@@ -172,6 +183,7 @@ def run_eval(args: argparse.Namespace) -> int:
         subset=args.subset,
         synth=args.synth,
         frames=args.frames,
+        post=PostProcessing(args.post),
         seed=args.seed,
         threads=args.threads,
     )

@@ -9,6 +9,7 @@ A real clip and its fake always receive the same post-processing.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 import cv2
 import numpy as np
@@ -71,14 +72,30 @@ def still_sequence(
     return frames, points
 
 
+class PostProcessing(StrEnum):
+    """What happens to a clip pair after blending (always identically to the real and the fake)."""
+
+    TRAIN = "train"  # the training distribution: colour jitter, flip, rescale, JPEG or H.264 of any quality
+    C23 = "c23"  # one H.264 round trip at CRF 23, full size (FaceForensics++ "c23" quality)
+    NONE = "none"
+
+
 def make_clip_pair(
-    crops: list[np.ndarray], keypoints: list[np.ndarray], rng: np.random.Generator, h264_p: float = 0.35
+    crops: list[np.ndarray],
+    keypoints: list[np.ndarray],
+    rng: np.random.Generator,
+    h264_p: float = 0.35,
+    post: PostProcessing = PostProcessing.TRAIN,
 ) -> ClipPair:
     """Self-blend a clip, then post-process real and fake identically (JPEG or H.264 round trip)."""
     blended = blend_clip(crops, keypoints, rng)
+    if post is PostProcessing.NONE:
+        return ClipPair(blended.real, blended.fake, blended.labels)
+    if post is PostProcessing.C23:
+        return ClipPair(h264_roundtrip(blended.real, 23), h264_roundtrip(blended.fake, 23), blended.labels)
     aug = sample_post_augment(rng)
     if rng.random() < h264_p:
-        crf, scale = int(rng.integers(20, 40)), float(rng.uniform(0.5, 1.0))
+        crf, scale = int(rng.integers(18, 36)), float(rng.uniform(0.6, 1.0))
         aug = replace(aug, jpeg_quality=None, h264_crf=None)
         real = h264_roundtrip([post_augment(f, aug) for f in blended.real], crf, scale)
         fake = h264_roundtrip([post_augment(f, aug) for f in blended.fake], crf, scale)

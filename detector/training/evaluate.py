@@ -25,7 +25,7 @@ from tqdm import tqdm
 from detector.model.network import DeepfakeNet, preprocess
 from detector.model.registry import load_model
 from detector.training.cache import CachedFace, load_crop, read_index
-from detector.training.clips import make_clip_pair, still_sequence
+from detector.training.clips import PostProcessing, make_clip_pair, still_sequence
 from detector.training.data import SplitRule
 from detector.training.metrics import auc, average_precision, eer, rates_at, roc_curve
 
@@ -44,6 +44,7 @@ class EvalConfig:
     frames: int = 32
     still_frames: int = 16
     h264_p: float = 0.35
+    post: PostProcessing = PostProcessing.TRAIN  # post-processing of synthesised clip pairs
     seed: int = 0
     threads: int = 2
 
@@ -132,7 +133,7 @@ def build_videos(config: EvalConfig, rows: list[tuple[Path, CachedFace]]) -> Ite
             continue
         if label != 0:
             continue
-        pairs = [make_clip_pair(t.crops, t.keypoints, rng, h264_p=config.h264_p) for t in tracks]
+        pairs = [make_clip_pair(t.crops, t.keypoints, rng, config.h264_p, config.post) for t in tracks]
         real = [Track(p.real, t.keypoints) for p, t in zip(pairs, tracks, strict=True)]
         fake = [Track(p.fake, t.keypoints) for p, t in zip(pairs, tracks, strict=True)]
         frame_labels = np.max([p.labels for p in pairs], axis=0)
@@ -196,6 +197,15 @@ def _real_only(scores: np.ndarray, threshold: float) -> dict[str, Any]:
     }
 
 
+_POST_TEXT = {
+    PostProcessing.TRAIN: "as in training, identical for a real clip and its fake: colour jitter, flip, "
+    "sometimes a down/up-scale, per-frame JPEG (q 40-100) or intra H.264, or an H.264 round trip of the clip "
+    "(p=0.35, CRF 18-35 at 60-100 % size)",
+    PostProcessing.C23: "one H.264 round trip of each clip at CRF 23, full size (FaceForensics++ c23 quality)",
+    PostProcessing.NONE: "none (lossless)",
+}
+
+
 def make_report(config: EvalConfig, scored: list[Scored], threshold: float, model_name: str) -> dict[str, Any]:
     """The JSON report: protocol, counts and frame/video metrics at the shipped threshold."""
     frame_labels = np.concatenate([s.frame_labels for s in scored])
@@ -215,10 +225,8 @@ def make_report(config: EvalConfig, scored: list[Scored], threshold: float, mode
             "face_aggregation": "max over faces per frame",
             "video_aggregation": "mean over frames per video",
             "scores": "per-frame output of the streaming CNN-LSTM (state carried across the video's frames)",
-            "fakes": "self-blended counterparts of each real video (same post-processing: JPEG or H.264 "
-            f"round trip with p={config.h264_p})"
-            if config.synth
-            else "labelled fakes from the data set",
+            "fakes": "self-blended counterparts of each real video" if config.synth else "labelled fakes",
+            "post_processing": _POST_TEXT[config.post] if config.synth else "as stored",
             "seed": config.seed,
         },
         "frame": _metrics(frame_labels, frame_scores, threshold) if both else _real_only(frame_scores, threshold),

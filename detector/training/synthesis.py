@@ -104,8 +104,10 @@ def sample_mask_params(rng: np.random.Generator) -> MaskParams:
 
 def sample_blend_params(rng: np.random.Generator) -> BlendParams:
     """Random self-blend: mask, which side is altered, colour and/or frequency change, source jitter."""
+    # As published, the frequency change (blur or sharpen) is always applied, the colour change usually:
+    # a blend with neither would be an invisible "fake" that only teaches the model noise.
     colour = sample_colour_change(rng) if rng.random() < 0.7 else None
-    frequency = sample_frequency_change(rng) if colour is None or rng.random() < 0.5 else None
+    frequency = sample_frequency_change(rng)
     return BlendParams(
         mask=sample_mask_params(rng),
         change_source=bool(rng.random() < 0.5),

@@ -101,6 +101,25 @@ def build_bank(
     )
 
 
+def reset_head(net: DeepfakeNet, seed: int) -> None:
+    """Re-initialise proj, cell and temporal_head deterministically (as DeepfakeNet does)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for module in (*net.proj, net.cell, net.temporal_head):
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        torch.nn.init.normal_(net.temporal_head.weight, std=0.01)
+        torch.nn.init.zeros_(net.temporal_head.bias)
+
+
+def head_state(net: DeepfakeNet) -> dict[str, torch.Tensor]:
+    """A copy of the head's weights (to keep the best epoch)."""
+    return {k: v.detach().clone() for k, v in net.state_dict().items() if k.split(".")[0] in HEAD_MODULES}
+
+
+HEAD_MODULES = ("proj", "cell", "temporal_head")
+
+
 def head_parameters(net: DeepfakeNet) -> list[torch.nn.Parameter]:
     """What stage 2 trains; the backbone and frame head stay frozen."""
     return [*net.proj.parameters(), *net.cell.parameters(), *net.temporal_head.parameters()]
@@ -114,14 +133,24 @@ def train_epoch(
     *,
     window: int,
     batch: int,
+    embed_dropout: float = 0.5,
+    logit_noise: float = 1.0,
 ) -> float:
-    """One pass over the bank in shuffled batches of clips; returns the mean loss."""
+    """One pass over the bank in shuffled batches of clips; returns the mean loss.
+
+    The training clips were embedded by a CNN that has seen those very faces, so their frame logits are
+    more confident than on new faces: dropout on the embeddings and Gaussian noise on the frame logits
+    keep the head from trusting either blindly (without them it fits the training clips and loses AUC
+    on held-out ones).
+    """
     net.train()
     order = torch.from_numpy(rng.permutation(len(bank)))
     losses = []
     for start in range(0, len(bank), batch):
         idx = order[start : start + batch]
-        emb, lg, y = bank.embeddings[idx].float(), bank.frame_logits[idx], bank.labels[idx]
+        emb = F.dropout(bank.embeddings[idx].float(), embed_dropout, training=True)
+        lg = bank.frame_logits[idx] + logit_noise * torch.randn_like(bank.frame_logits[idx])
+        y = bank.labels[idx]
         state = None
         for t0 in range(0, y.shape[1], window):
             out, state = net.forward_sequence(emb[:, t0 : t0 + window], lg[:, t0 : t0 + window], state)

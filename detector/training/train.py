@@ -21,11 +21,19 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet
-from detector.model.registry import INPUT_SIZE, save_checkpoint
+from detector.model.registry import INPUT_SIZE, load_model, save_checkpoint
 from detector.training.data import FacePool, SplitRule, load_pools
 from detector.training.frames import PairSampler, frame_outputs, reals_per_epoch, validation_pairs
 from detector.training.metrics import auc, rates_at, threshold_for_fpr
-from detector.training.temporal import ClipBank, build_bank, head_parameters, sequence_probs, train_epoch
+from detector.training.temporal import (
+    ClipBank,
+    build_bank,
+    head_parameters,
+    head_state,
+    reset_head,
+    sequence_probs,
+    train_epoch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +58,11 @@ class TrainConfig:
     run_reuse: int = 4
     lstm_epochs: int = 25
     lstm_lr: float = 1e-3
+    lstm_patience: int = 6  # epochs without a better validation video AUC before stage 2 stops
     max_fpr: float = 0.05
     threads: int = 2
     resume: bool = False
+    init_from: Path | None = None  # start stage 1 from this checkpoint's weights instead of ImageNet
 
 
 @dataclass(frozen=True)
@@ -73,10 +83,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     config.out.mkdir(parents=True, exist_ok=True)
     pools = load_pools(list(config.caches), config.rule)
     _log_pools(pools)
+    torch.manual_seed(config.seed)  # before the network is built: its head initialisation is random
     net = DeepfakeNet(pretrained_backbone=True)
     state = _load_state(config.out) if config.resume else None
     rng = np.random.default_rng(config.seed)
-    torch.manual_seed(config.seed)
+    if state is None and config.init_from is not None:
+        logger.info("initialising from %s", config.init_from)
+        net.load_state_dict(load_model(config.init_from).net.state_dict())
     if state is not None:
         net.load_state_dict(state["net"])
         rng.bit_generator.state = state["rng"]
@@ -215,16 +228,30 @@ def _stage2(
     if state is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
         first = int(state["step"])
+    else:
+        reset_head(net, config.seed)
     logger.info("stage 2: %d train clips, %d validation clips", len(train_bank), len(val_bank))
+    # Early stopping on held-out video AUC; "epoch 0" is the untrained head (≈ the frame model alone),
+    # so the head ships only if it beats the frame model.
+    best = (_video_auc(net, val_bank), head_state(net), first)
+    stale = 0
     for epoch in tqdm(range(first, config.lstm_epochs), desc="stage 2", unit="epoch", dynamic_ncols=True):
-        if deadline.left() < 60:
-            logger.warning("stage 2 stopped by the time budget after %d epochs", epoch)
+        if deadline.left() < 60 or stale >= config.lstm_patience:
+            logger.warning("stage 2 stopped after %d epochs (time budget or no improvement)", epoch)
             break
         loss = train_epoch(net, train_bank, optimizer, rng, window=config.window, batch=64)
-        video_auc = auc(val_bank.clip_labels.numpy(), sequence_probs(net, val_bank).mean(axis=1))
+        video_auc = _video_auc(net, val_bank)
         history.append({"stage": 2, "epoch": epoch + 1, "loss": loss, "val_video_auc": video_auc})
         logger.info("stage 2 epoch %d: loss %.4f, validation video AUC %.4f", epoch + 1, loss, video_auc)
         _save_state(config.out, net, rng, history, stage=2, step=epoch + 1, optimizer=optimizer)
+        best, stale = ((video_auc, head_state(net), epoch + 1), 0) if video_auc > best[0] else (best, stale + 1)
+    net.load_state_dict(best[1], strict=False)
+    history.append({"stage": 2, "selected_epoch": best[2], "val_video_auc": best[0]})
+    logger.info("stage 2: keeping the head of epoch %d (validation video AUC %.4f)", best[2], best[0])
+
+
+def _video_auc(net: DeepfakeNet, bank: ClipBank) -> float:
+    return auc(bank.clip_labels.numpy(), sequence_probs(net, bank).mean(axis=1))
 
 
 def _finish(
