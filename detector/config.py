@@ -21,7 +21,7 @@ class Section(BaseModel):
 class AnalysisConfig(Section):
     fps: float = Field(15.0, gt=0, le=120, description="Frames analyzed per second of video (by timestamp).")
     detect_every: int = Field(
-        2, ge=1, le=30, description="Detector runs every k-th analyzed frame; optical flow follows faces between."
+        3, ge=1, le=30, description="Detector runs every k-th analyzed frame; optical flow follows faces between."
     )
     max_faces: int = Field(8, ge=1, le=64, description="Largest faces kept per frame; the rest are ignored.")
     scene_cut_threshold: float = Field(
@@ -199,6 +199,12 @@ class WebRtcConfig(Section):
         5.0, gt=0, le=60, description="Bound on closing a peer connection (aiortc's close() can hang)."
     )
     max_peers: int = Field(8, ge=1, le=1024, description="Most WebRTC calls at once (each also counts as a stream).")
+    max_pixels: int = Field(
+        3840 * 2160,
+        ge=64 * 64,
+        le=8192 * 8192,
+        description="Largest picture (width × height) a call may send; the call is ended at the first larger frame.",
+    )
 
 
 class WebSocketConfig(Section):

@@ -178,6 +178,10 @@ class WebRtcSource(StreamSource):
         with contextlib.suppress(MediaStreamError):
             while True:
                 av_frame: Any = await track.recv()  # always drained: aiortc queues without bound
+                if av_frame.width * av_frame.height > self._config.max_pixels:
+                    # aiortc has decoded it already; refusing the call stops it sending more.
+                    self._finish(f"picture {av_frame.width}x{av_frame.height} is larger than webrtc.max_pixels")
+                    return
                 first_pts = av_frame.pts if first_pts is None else first_pts
                 t = _seconds(av_frame, first_pts, index)
                 index += 1

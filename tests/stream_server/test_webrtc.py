@@ -126,3 +126,25 @@ async def test_hanging_close_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(RTCPeerConnection, "close", hang)
     source = WebRtcSource(WebRtcConfig(close_timeout_s=0.05), fps=15, peer="test")
     await asyncio.wait_for(source.stop(), 10)  # the guard is generous; the bound is close_timeout_s
+
+
+@pytest.mark.asyncio
+async def test_call_with_oversized_picture_is_ended(
+    serve: Callable[..., LiveServer], face_frames: list[np.ndarray]
+) -> None:
+    server = serve(webrtc={"max_pixels": 64 * 64})  # the clip is 176x144
+    seen: list[dict[str, Any]] = []
+    async with connect(server.ws_url) as ws:
+        pc, stream_id = await call(server, face_frames, "big")
+        try:
+            stopped = await wait_message(
+                ws,
+                lambda m: (
+                    m["type"] == "status" and m["stream"]["id"] == stream_id and m["stream"]["status"] == "stopped"
+                ),
+                seen,
+            )
+        finally:
+            await pc.close()
+    assert "larger than webrtc.max_pixels" in stopped["stream"]["error"]
+    assert not [m for m in seen if m["type"] == "score" and m["stream"] == stream_id]
