@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
@@ -13,6 +17,7 @@ from tqdm import tqdm
 from detector.config import Config, ConfigError
 from detector.frames import FrameReader, SourceKind, resolve_source
 from detector.summary import SummaryBuilder, VideoSummary
+from detector.types import Frame, FrameResult
 
 if TYPE_CHECKING:
     from detector.pipeline import Analyzer
@@ -67,15 +72,53 @@ def run_analysis(
     show = request.show_progress and source.kind is SourceKind.FILE and reader.info.duration is not None
     bar = tqdm(total=round(reader.info.duration or 0, 2), unit="s", disable=not show or None, leave=False)
     try:
-        for frame in reader:
-            result = analyzer.process([frame])[0]
+        for result in _pipelined(reader, analyzer):
             summary.add(result)
             if on_face is not None:
                 for face in result.faces:
                     on_face(face.as_dict())
-            bar.update(round(frame.t - bar.n, 2))
+            bar.update(round(result.t - bar.n, 2))
     finally:
         bar.close()
         reader.close()
         analyzer.close_stream(request.stream_id)
     return summary.build()
+
+
+_DONE = object()
+
+
+def _pipelined(frames: Iterable[Frame], analyzer: Analyzer) -> Iterator[FrameResult]:
+    """Faces of frame n+1 are found (one thread) while frame n goes through the model (this thread).
+
+    Both halves spend their time in ONNX Runtime and OpenCV, which release the GIL, so a file is
+    analyzed on two cores; order is kept by the queue between them, which holds at most two frames.
+    """
+    located: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def locate_all() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                located.put(analyzer.locate([frame]))
+            located.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            located.put(exc)
+
+    worker = threading.Thread(target=locate_all, name="locate", daemon=True)
+    worker.start()
+    try:
+        while (item := located.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield analyzer.score(item)[0]
+    finally:
+        stop.set()
+        # Unblock a producer waiting on a full queue. One stuck in the reader is released when the
+        # caller closes the reader; it is a daemon thread, so it is not waited for beyond this.
+        deadline = time.monotonic() + 2.0
+        while worker.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                located.get(timeout=0.1)

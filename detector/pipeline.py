@@ -90,6 +90,16 @@ class _Pending:
     quality: Quality
 
 
+@dataclass(frozen=True)
+class LocatedWave:
+    """Frames of distinct streams after phase 1 (`Analyzer.locate`), waiting for the model."""
+
+    frames: tuple[Frame, ...]
+    pending: tuple[_Pending, ...]
+    ended: tuple[tuple[int, ...], ...]
+    cuts: tuple[bool, ...]
+
+
 class Analyzer:
     """Shared detector + model; per-stream sessions."""
 
@@ -121,11 +131,15 @@ class Analyzer:
         """Analyze one frame from each of several streams (or several frames of one stream, in order)."""
         results: list[FrameResult] = []
         for wave in _waves(frames):
-            results.extend(self._process_wave(wave))
+            results.extend(self.score(self.locate(wave)))
         return results
 
-    def _process_wave(self, frames: Sequence[Frame]) -> list[FrameResult]:
-        """Frames of distinct streams: one batched CNN call and one LSTM step per face."""
+    def locate(self, frames: Sequence[Frame]) -> LocatedWave:
+        """Phase 1 for frames of distinct streams: scene cuts, faces, tracks, aligned crops, quality.
+
+        It touches only tracking state, so `locate` of the next wave may run in one thread while `score`
+        of this one runs in another (`analyze` pipelines files that way to use two cores).
+        """
         pending: list[_Pending] = []
         ended: list[tuple[int, ...]] = []
         cuts: list[bool] = []
@@ -133,21 +147,29 @@ class Analyzer:
             session = self._session(frame.stream_id)
             cuts.append(self._scene_cut(session, frame.image))
             update = self._track(session, frame.image, cuts[-1])
-            self._forget(session, update.ended)
             ended.append(update.ended)
             pending.extend(self._prepare(i, frame, update.faces))
-        by_frame = self._score(frames, pending)
-        self.times.frames += len(frames)
+        return LocatedWave(tuple(frames), tuple(pending), tuple(ended), tuple(cuts))
+
+    def score(self, wave: LocatedWave) -> list[FrameResult]:
+        """Phase 2, in wave order: model state upkeep, one batched CNN call, one LSTM step per face."""
+        for frame, ended, cut in zip(wave.frames, wave.ended, wave.cuts, strict=True):
+            session = self._session(frame.stream_id)
+            if cut:
+                session.states.reset_all()
+            self._forget(session, ended)
+        by_frame = self._score(wave.frames, list(wave.pending))
+        self.times.frames += len(wave.frames)
         return [
             FrameResult(
                 stream_id=f.stream_id,
                 t=f.t,
                 index=f.index,
                 faces=tuple(by_frame.get(i, [])),
-                ended_tracks=ended[i],
-                scene_cut=cuts[i],
+                ended_tracks=wave.ended[i],
+                scene_cut=wave.cuts[i],
             )
-            for i, f in enumerate(frames)
+            for i, f in enumerate(wave.frames)
         ]
 
     def _session(self, stream_id: str) -> _Session:
@@ -163,10 +185,7 @@ class Analyzer:
         previous, session.last_hist = session.last_hist, hist
         if previous is None:
             return False
-        cut = float(np.abs(hist - previous).sum()) > self.config.analysis.scene_cut_threshold
-        if cut:
-            session.states.reset_all()
-        return cut
+        return float(np.abs(hist - previous).sum()) > self.config.analysis.scene_cut_threshold
 
     def _track(self, session: _Session, image: np.ndarray, cut: bool) -> TrackUpdate:
         started = time.thread_time()
