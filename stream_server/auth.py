@@ -174,7 +174,7 @@ class AuthGate:
         wait = self.limiter.retry_after(request.client)
         if wait is not None:
             return 429, "too many failed authentications", {"Retry-After": str(max(1, math.ceil(wait)))}
-        presented = request.credential(allow_query=request.path == "/ws" or request.path == "/" or request.static)
+        presented = request.credential(allow_query=request.path == "/ws" or request.static)
         if presented is None:
             return 401, "authentication required: send the token (see docs/api.md)", _CHALLENGE
         if not hmac.compare_digest(presented.encode(), self._token.encode()):
@@ -230,7 +230,9 @@ class _Request:
         return morsel.value if morsel is not None and morsel.value else None
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str, headers: dict) -> None:
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, message: str, headers: dict[str, str]
+) -> None:
     if scope["type"] == "websocket":
         # Closing before accepting makes the server answer the upgrade with 403.
         await receive()  # websocket.connect

@@ -97,7 +97,7 @@ def frame_header(frame: Frame) -> dict[str, Any]:
     }
 
 
-def frame_from(header: dict[str, Any], payload: bytes, stream_id: str) -> Frame:
+def frame_from(header: dict[str, Any], payload: bytearray, stream_id: str) -> Frame:
     shape = tuple(int(n) for n in header["shape"])
     if len(shape) != 3 or shape[2] != 3 or int(np.prod(shape)) != len(payload):
         raise DecoderFailed("decoder sent a malformed frame")
@@ -181,7 +181,7 @@ class DecoderProcess:
     def pid(self) -> int:
         return self._process.pid
 
-    def _next(self) -> tuple[dict[str, Any], bytes]:
+    def _next(self) -> tuple[dict[str, Any], bytearray]:
         size = _HEADER.unpack(self._read(_HEADER.size))[0]
         if not 0 < size <= _MAX_HEADER:
             raise DecoderFailed("decoder broke the framing")
@@ -194,23 +194,26 @@ class DecoderProcess:
         nbytes = int(header.get("nbytes", 0)) if header["type"] == "frame" else 0
         if not 0 <= nbytes <= self._max_bytes:
             raise DecoderFailed("decoder sent a frame larger than allowed")
-        return header, self._read(nbytes) if nbytes else b""
+        return header, self._read(nbytes)
 
-    def _read(self, n: int) -> bytes:
-        """Exactly n bytes, each wait bounded by the timeout; a closed pipe means the child is gone."""
-        chunks, left = [], n
+    def _read(self, n: int) -> bytearray:
+        """Exactly n bytes, each wait bounded by the timeout; a closed pipe means the child is gone.
+
+        Read straight into one writable buffer: a frame's pixels are not copied again, and the array made
+        from them may be written to like any decoded picture."""
+        buf = bytearray(n)
+        view, pos = memoryview(buf), 0
         deadline = time.monotonic() + self._request.timeout_s
-        while left:
+        while pos < n:
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([self._fd], [], [], wait)[0]:
                 self.close()
                 raise DecoderFailed(f"decoder sent nothing for {self._request.timeout_s:.0f} s")
-            chunk = os.read(self._fd, min(left, 1 << 20))
-            if not chunk:
+            got = os.readv(self._fd, [view[pos : pos + (1 << 20)]])
+            if not got:
                 raise DecoderFailed(self._death())
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+            pos += got
+        return buf
 
     def _death(self) -> str:
         try:

@@ -292,7 +292,7 @@ async def _soak(serve: Callable[..., LiveServer], face_loop: Path, seconds: floa
         streams = {s["id"]: s for s in (await http.get("/api/streams")).json()["streams"]}
     stop.set()
     await asyncio.gather(*dashboards)
-    first, last = samples[0], samples[-1]
+    first, middle, last = samples[0], samples[len(samples) // 2], samples[-1]
     analyzed = sum(streams[i]["analyzed"] for i in ids)
     figure(
         "soak",
@@ -301,6 +301,8 @@ async def _soak(serve: Callable[..., LiveServer], face_loop: Path, seconds: floa
         dashboards=2,
         rss_mb=f"{first[0]:.0f}->{last[0]:.0f}",
         rss_max_mb=round(max(s[0] for s in samples)),
+        rss_second_half_mb=f"{middle[0]:.0f}->{last[0]:.0f}",
+        rss_curve_mb=",".join(f"{s[0]:.0f}" for s in samples[:: max(1, len(samples) // 12)]),
         fds=f"{first[1]}->{last[1]}",
         threads=f"{first[2]}->{last[2]}",
         frames_analyzed=analyzed,
@@ -309,6 +311,7 @@ async def _soak(serve: Callable[..., LiveServer], face_loop: Path, seconds: floa
     assert all(streams[i]["status"] == "live" for i in ids)
     assert analyzed > 0 and counts[0] > 0
     assert last[0] - first[0] < 30  # MB; a leak of one frame per analyzed frame would be gigabytes
+    assert last[0] - middle[0] < 15  # and the second half is flatter still: growth has levelled off
     assert last[1] - first[1] <= 2  # growth only: worker pools may shrink after the warm-up
     assert last[2] - first[2] <= 2
 
