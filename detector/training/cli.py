@@ -168,6 +168,14 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--calibrate",
+        type=Path,
+        default=None,
+        metavar="OUT.pt",
+        help="write a copy of the checkpoint whose threshold keeps --max-fpr of these real frames",
+    )
+    parser.add_argument("--max-fpr", type=float, default=0.05, help="false-positive rate target of --calibrate")
     parser.set_defaults(handler=run_eval)
 
 
@@ -186,6 +194,8 @@ def run_eval(args: argparse.Namespace) -> int:
         post=PostProcessing(args.post),
         seed=args.seed,
         threads=args.threads,
+        calibrate=args.calibrate,
+        max_fpr=args.max_fpr,
     )
     report = evaluate(config)
     print(json.dumps({k: report[k] for k in ("threshold", "subset", "frame", "video")}, indent=2))

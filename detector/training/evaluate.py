@@ -23,11 +23,11 @@ import torch
 from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet, preprocess
-from detector.model.registry import load_model
+from detector.model.registry import LoadedModel, load_model, save_checkpoint
 from detector.training.cache import CachedFace, load_crop, read_index
 from detector.training.clips import PostProcessing, make_clip_pair, still_sequence
 from detector.training.data import SplitRule
-from detector.training.metrics import auc, average_precision, eer, rates_at, roc_curve
+from detector.training.metrics import auc, average_precision, eer, rates_at, roc_curve, threshold_for_fpr
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ class EvalConfig:
     post: PostProcessing = PostProcessing.TRAIN  # post-processing of synthesised clip pairs
     seed: int = 0
     threads: int = 2
+    calibrate: Path | None = None  # write a copy of the checkpoint with a threshold set on these real frames
+    max_fpr: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,36 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     rows = select_rows(config, _recipe(config.weights))
     videos = list(build_videos(config, rows))
     scored = [score_video(model.net, v) for v in tqdm(videos, desc="eval", unit="video", dynamic_ncols=True)]
-    report = make_report(config, scored, model.threshold, model.name)
+    threshold = model.threshold
+    if config.calibrate is not None:
+        threshold = calibrate(config, scored, model)
+    report = make_report(config, scored, threshold, model.name)
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "report.json").write_text(json.dumps(report, indent=2))
     plot_roc(scored, config.out / "roc.png")
     return report
+
+
+def calibrate(config: EvalConfig, scored: list[Scored], model: LoadedModel) -> float:
+    """Set the threshold so at most `max_fpr` of the real frames scored here reach it; save a new checkpoint.
+
+    Use it on real faces the model never trained on (`--subset val`), compressed the way streams are.
+    """
+    assert config.calibrate is not None
+    real = np.concatenate([s.frame_scores[s.frame_labels == 0] for s in scored if s.label == 0])
+    threshold = threshold_for_fpr(real, config.max_fpr)
+    metrics = {
+        **model.metrics,
+        "threshold": threshold,
+        "calibration": f"lowest threshold with <= {config.max_fpr:.0%} of {real.size} real frames above it; "
+        f"subset={config.subset}, post-processing={config.post.value}, frames per video={config.frames}",
+    }
+    recipe = _recipe(config.weights)
+    save_checkpoint(
+        model.net, config.calibrate, trained=model.trained, threshold=threshold, metrics=metrics, recipe=recipe
+    )
+    logger.info("threshold %.4f (was %.4f) written to %s", threshold, model.threshold, config.calibrate)
+    return threshold
 
 
 def _recipe(weights: Path | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import torch
 from detector.config import RetinaFaceConfig
 from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.network import DeepfakeNet
-from detector.model.registry import save_checkpoint
+from detector.model.registry import load_model, save_checkpoint
 from detector.training.cache import PrepareConfig, prepare
 from detector.training.evaluate import EvalConfig, evaluate
 from detector.training.sources import discover
@@ -58,3 +58,13 @@ def test_eval_on_real_faces_only_reports_false_positive_rate(tiny_cache: Path, t
     save_checkpoint(DeepfakeNet(pretrained_backbone=False), weights, trained=True, threshold=0.0, metrics={}, recipe={})
     report = evaluate(EvalConfig((tiny_cache,), weights, tmp_path / "out", threads=1))
     assert report["video"] == {**report["video"], "count": 2, "fakes": 0, "fpr": 1.0}
+
+
+def test_calibrate_writes_a_checkpoint_with_the_threshold_of_the_real_frames(tiny_cache: Path, tmp_path: Path) -> None:
+    weights, calibrated = tmp_path / "w.pt", tmp_path / "calibrated.pt"
+    save_checkpoint(DeepfakeNet(pretrained_backbone=False), weights, trained=True, threshold=0.0, metrics={}, recipe={})
+    report = evaluate(
+        EvalConfig((tiny_cache,), weights, tmp_path / "out", threads=1, calibrate=calibrated, max_fpr=0.0)
+    )
+    assert report["frame"]["fpr"] == 0.0
+    assert load_model(calibrated).threshold == report["threshold"] > 0.0
