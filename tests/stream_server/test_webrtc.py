@@ -148,3 +148,18 @@ async def test_call_with_oversized_picture_is_ended(
             await pc.close()
     assert "larger than webrtc.max_pixels" in stopped["stream"]["error"]
     assert not [m for m in seen if m["type"] == "score" and m["stream"] == stream_id]
+
+
+@pytest.mark.asyncio
+async def test_calls_beyond_max_peers_are_503(serve: Callable[..., LiveServer], face_frames: list[np.ndarray]) -> None:
+    server = serve(webrtc={"max_peers": 1})
+    first, _ = await call(server, face_frames, "one")
+    second = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    second.addTrack(ClipTrack(face_frames))
+    try:
+        await second.setLocalDescription(await second.createOffer())
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            reply = await http.post("/api/webrtc/offer", json={"sdp": second.localDescription.sdp, "type": "offer"})
+    finally:
+        await asyncio.gather(first.close(), second.close())
+    assert reply.status_code == 503 and "webrtc" in reply.json()["error"].lower()
