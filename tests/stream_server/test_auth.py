@@ -159,3 +159,23 @@ def test_tokens_are_masked_in_server_logs(caplog: pytest.LogCaptureFixture) -> N
         message = '"WebSocket /ws?token=' + TOKEN + '" [accepted]'  # uvicorn formats this one itself
         logger.info(message)
     assert TOKEN not in caplog.text and "token=***&x=1" in caplog.text
+
+
+def test_token_generated_beyond_loopback_is_printed_once_and_required(
+    analyzer: Analyzer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(make_config(tmp_path, server={"host": "0.0.0.0"}), analyzer, environ={})
+    token = app.state.token.token
+    with TestClient(app) as client:
+        assert client.get("/api/health").status_code == 401
+        assert client.get("/api/health", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert capsys.readouterr().err.count(f"?token={token}") == 1
+
+
+def test_open_loopback_server_says_so(analyzer: Analyzer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with (
+        caplog.at_level("WARNING", logger="stream_server.app"),
+        TestClient(create_app(make_config(tmp_path), analyzer, environ={})) as client,
+    ):
+        assert client.get("/api/health").status_code == 200
+    assert "no access token" in caplog.text
