@@ -215,6 +215,7 @@ def _metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[s
 
 def _real_only(scores: np.ndarray, threshold: float) -> dict[str, Any]:
     """With no fakes, only the false-positive rate is defined."""
+    scores = scores.astype(np.float64)  # a float32 array would round a Python-float threshold to float32
     return {
         "count": int(scores.size),
         "fakes": 0,
