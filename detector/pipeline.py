@@ -76,7 +76,7 @@ class _Session:
     rolling: dict[int, RollingScore] = field(default_factory=dict)
     last_hist: np.ndarray | None = None
     flow: KeypointFlow = field(default_factory=KeypointFlow)
-    since_detect: int = 0
+    since_detect: int = 1 << 30  # the first frame of a stream always runs the detector
     followed: int = 0  # faces the optical flow is following since the last detection
 
 
@@ -200,7 +200,8 @@ class Analyzer:
             followed = session.flow.follow(image)
             # Only when every face was followed: a face the flow lost (blur, occlusion) would otherwise
             # vanish from the output until the next detection instead of being looked for at once.
-            if followed and len(followed) == session.followed:
+            # An empty scene stays on the same cadence: a face walking in is found within k frames.
+            if len(followed) == session.followed:
                 return followed
         session.since_detect = 0
         detections = self._largest(self.detector.detect(image))
