@@ -119,6 +119,14 @@ class ServerConfig(Section):
             "host generates one at start, empty on loopback leaves the server open."
         ),
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        max_length=100,
+        description=(
+            "Host names an open server (no token) answers /api and /ws for, besides localhost and loopback "
+            "addresses; others get 403 (stops DNS rebinding)."
+        ),
+    )
     auth_max_failures: int = Field(
         10, ge=1, le=10_000, description="Failed authentications per client IP within auth_window_s before 429."
     )

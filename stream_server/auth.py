@@ -11,6 +11,9 @@ Cross-site use: a POST or DELETE that a browser says came from another site (`Se
 not — on an open loopback server this is what stops any web page from adding cameras through the
 user's browser. /ws checks Origin itself (ws.py) because CORS does not cover WebSockets.
 
+DNS rebinding: without a token, /api and /ws answer only requests whose Host is localhost, a loopback
+address or in `server.allowed_hosts`, so a hostile page on a name re-pointed at 127.0.0.1 gets 403.
+
 Guessing: wrong tokens are counted per client IP; after `server.auth_max_failures` within
 `server.auth_window_s` that IP gets 429 with Retry-After until the oldest failure ages out, whatever it
 sends. A request with no token at all is a 401 that is not counted (a dashboard opened without the
@@ -148,6 +151,7 @@ class AuthGate:
         self.app = app
         self._token = token
         self._origins = allowed_origins
+        self._hosts = {h.lower() for h in config.allowed_hosts}
         self.limiter = FailureLimiter(config.auth_max_failures, config.auth_window_s, clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,7 +173,11 @@ class AuthGate:
         if request.kind == "http" and request.method in _STATE_CHANGING and not self._same_site(request):
             return 403, "cross-site request refused", {}
         protected = request.path.startswith("/api/") or request.path == "/ws" or "token" in request.query
-        if self._token is None or not protected:
+        if not protected:
+            return None
+        if self._token is None:
+            if not self._host_allowed(request.header("host") or ""):
+                return 403, "host not allowed: an open server answers loopback names only", {}
             return None
         wait = self.limiter.retry_after(request.client)
         if wait is not None:
@@ -183,6 +191,12 @@ class AuthGate:
             return 401, "invalid token", _CHALLENGE
         return None
 
+    def _host_allowed(self, host: str) -> bool:
+        """Without a token, a page on a name that an attacker rebinds to 127.0.0.1 would be same-origin with
+        itself and could read everything; it still sends its own name as Host, which is refused here."""
+        name = host_name(host)
+        return is_loopback_host(name) or name.lower() in self._hosts
+
     def _same_site(self, request: _Request) -> bool:
         site = request.header("sec-fetch-site")
         if site is not None and site not in _SAME_SITE:
@@ -192,6 +206,16 @@ class AuthGate:
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header without its port; an IPv6 literal without its brackets."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") > 1:
+        return host  # a bare IPv6 address (not valid in Host, but not a port either)
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
 
 
 def origin_matches(origin: str, host: str, allowed: tuple[str, ...]) -> bool:

@@ -25,6 +25,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -143,32 +144,41 @@ def pin(url: str, ip: IpAddress) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def preflight(policy: AddressPolicy, url: str, timeout: float) -> CheckedUrl:
-    """Check the URL, ask the camera for its description and follow redirects only to checked addresses."""
+def preflight(policy: AddressPolicy, url: str, timeout: float, hold: ExitStack | None = None) -> CheckedUrl:
+    """Check the URL, ask the camera for its description and follow redirects only to checked addresses.
+
+    With `hold`, the last pre-flight connection stays open until the caller closes the stack: a server
+    that prepares a stream for every DESCRIBE (GStreamer's does) and tears it down when that connection
+    closes could otherwise be mid-teardown — and answer 5xx — when FFmpeg's own DESCRIBE arrives.
+    """
     checked = policy.check(url)
     for _ in range(_MAX_REDIRECTS + 1):
-        location = describe_redirect(checked, timeout)
-        if location is None:
-            return checked
+        with ExitStack() as connection:
+            location = describe_redirect(checked, timeout, connection)
+            if location is None:
+                if hold is not None:
+                    hold.enter_context(connection.pop_all())
+                return checked
         if not location.lower().startswith(("rtsp://", "rtsps://")):
             raise AddressRefused("camera redirects to a URL that is not rtsp:// or rtsps://")
         checked = policy.check(location)
     raise SourceError(f"camera redirects more than {_MAX_REDIRECTS} times")
 
 
-def describe_redirect(checked: CheckedUrl, timeout: float) -> str | None:
+def describe_redirect(checked: CheckedUrl, timeout: float, connection: ExitStack) -> str | None:
     """Send DESCRIBE to the checked address; the Location of a 3xx reply, else None.
 
     Any other answer (200, 401, 404, a closed connection) is left for FFmpeg to deal with: this looks only
     for the redirect FFmpeg would follow by itself. No answer at all, or no connection, is a SourceError
-    (FFmpeg would only wait as long again to say the same).
+    (FFmpeg would only wait as long again to say the same). The socket is closed with `connection`.
     """
     parts = urlsplit(checked.url)
     port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
     target = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path or "/", parts.query, ""))
     request = f"DESCRIBE {target} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\nUser-Agent: {_AGENT}\r\n\r\n"
+    tls = parts.scheme.lower() == "rtsps"
     try:
-        reply = _exchange(str(checked.address), port, parts.scheme.lower() == "rtsps", request.encode(), timeout)
+        reply = _exchange(str(checked.address), port, tls, request.encode(), timeout, connection)
     except TimeoutError as exc:
         raise SourceError(f"camera did not answer within {timeout:.0f} s") from exc
     except OSError as exc:
@@ -176,22 +186,21 @@ def describe_redirect(checked: CheckedUrl, timeout: float) -> str | None:
     return parse_redirect(reply)
 
 
-def _exchange(host: str, port: int, tls: bool, request: bytes, timeout: float) -> bytes:
-    with socket.create_connection((host, port), timeout=timeout) as raw:
-        sock: socket.socket = raw
-        if tls:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE  # FFmpeg's tls does not verify by default either
-            sock = context.wrap_socket(raw)
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data and len(data) < _MAX_REPLY:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        return data
+def _exchange(host: str, port: int, tls: bool, request: bytes, timeout: float, connection: ExitStack) -> bytes:
+    sock = connection.enter_context(socket.create_connection((host, port), timeout=timeout))
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # FFmpeg's tls does not verify by default either
+        sock = connection.enter_context(context.wrap_socket(sock))
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data and len(data) < _MAX_REPLY:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def parse_redirect(reply: bytes) -> str | None:

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
@@ -173,10 +174,11 @@ class RtspSource(StreamSource):
         self._opening_since = self._clock()
         try:
             # Resolved and checked on every attempt: the connection goes to the address just checked.
-            checked = preflight(self._policy, self._source.location, config.open_timeout_s)
-            self._pinned = checked.url
-            options = OpenOptions(config.open_timeout_s, config.read_timeout_s, RTSP_PROTOCOLS, config.max_pixels)
-            container = open_container(Source(SourceKind.URL, checked.url), options)
+            with ExitStack() as preflight_connection:  # held open until FFmpeg has connected
+                checked = preflight(self._policy, self._source.location, config.open_timeout_s, preflight_connection)
+                self._pinned = checked.url
+                options = OpenOptions(config.open_timeout_s, config.read_timeout_s, RTSP_PROTOCOLS, config.max_pixels)
+                container = open_container(Source(SourceKind.URL, checked.url), options)
         except SourceError as exc:
             return self._scrub(str(exc))
         finally:

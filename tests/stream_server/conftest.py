@@ -33,7 +33,12 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
     """Defaults, with the store and uploads under tmp_path and any section overrides given."""
     data: dict[str, Any] = {
         "store": {"path": str(tmp_path / "scores.db")},
-        "server": {"upload_dir": str(tmp_path / "uploads"), "web_dir": str(tmp_path / "web")},
+        # TestClient sends `Host: testserver`, which an open server would refuse (DNS-rebinding guard).
+        "server": {
+            "upload_dir": str(tmp_path / "uploads"),
+            "web_dir": str(tmp_path / "web"),
+            "allowed_hosts": ["testserver"],
+        },
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}

@@ -179,3 +179,29 @@ def test_open_loopback_server_says_so(analyzer: Analyzer, tmp_path: Path, caplog
     ):
         assert client.get("/api/health").status_code == 200
     assert "no access token" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:8000", 200),
+        ("localhost:8000", 200),
+        ("[::1]:8000", 200),
+        ("127.0.0.1", 200),
+        ("camera-wall.lan:8000", 200),  # in server.allowed_hosts
+        ("rebound.evil.example:8000", 403),
+        ("rebound.evil.example", 403),
+        ("", 403),
+    ],
+)
+def test_open_server_answers_loopback_hosts_only(analyzer: Analyzer, tmp_path: Path, host: str, status: int) -> None:
+    """DNS rebinding: a hostile name re-pointed at 127.0.0.1 still sends its own name as Host."""
+    config = make_config(tmp_path, server={"allowed_hosts": ["camera-wall.lan"]})
+    with TestClient(create_app(config, analyzer, environ={})) as client:
+        assert client.get("/api/streams", headers={"host": host}).status_code == status
+
+
+def test_host_name() -> None:
+    from stream_server.auth import host_name
+
+    assert [host_name(h) for h in ("a:1", "a", "[::1]:80", "[::1]", "::1")] == ["a", "a", "::1", "::1", "::1"]
