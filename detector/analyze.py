@@ -97,15 +97,22 @@ def _pipelined(frames: Iterable[Frame], analyzer: Analyzer) -> Iterator[FrameRes
     located: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
+    def put(item: Any) -> None:
+        # Never block for ever: once the consumer has stopped, nobody takes from the queue.
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                located.put(item, timeout=0.1)
+                return
+
     def locate_all() -> None:
         try:
             for frame in frames:
                 if stop.is_set():
                     return
-                located.put(analyzer.locate([frame]))
-            located.put(_DONE)
+                put(analyzer.locate([frame]))
+            put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            located.put(exc)
+            put(exc)
 
     worker = threading.Thread(target=locate_all, name="locate", daemon=True)
     worker.start()

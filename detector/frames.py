@@ -7,6 +7,7 @@ even when reached indirectly (a playlist that points at a local file, say).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import re
@@ -255,6 +256,10 @@ class FrameReader:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self._container.close()
+        # A stopped decoder puts nothing more: end the iteration of a consumer (maybe another thread)
+        # that is waiting for the next frame, instead of leaving it blocked for ever.
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
 
     def _run(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -201,6 +202,20 @@ def test_closing_early_stops_the_decoder(clips: Clips) -> None:
 
     assert first.index == 0
     assert reader.decoded < MOVING_FRAMES  # the bounded queue held the decoder back; it did not run on
+
+
+def test_close_ends_an_iteration_that_waits_for_the_next_frame(clips: Clips) -> None:
+    reader = FrameReader(resolve_source(str(clips.get("moving_face"))), "test", 30)
+    frames = iter(reader)
+    next(frames)
+    reader.close()
+    rest: list[object] = []
+    # Another thread may be the one waiting (analyze's face-finding thread is): it must be let go.
+    waiter = threading.Thread(target=lambda: rest.extend(frames), daemon=True)
+    waiter.start()
+    waiter.join(timeout=10)
+
+    assert not waiter.is_alive()
 
 
 def test_credentials_are_masked() -> None:
