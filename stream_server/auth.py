@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from detector.config import ServerConfig
+from detector.config import ConfigError, ServerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def resolve_token(config: ServerConfig, environ: Mapping[str, str]) -> TokenSett
     token = environ.get(TOKEN_ENV) or config.token
     if token:
         if not TOKEN_PATTERN.fullmatch(token):
-            raise ValueError(f"{TOKEN_ENV}: a token is 16 to 256 of A-Z a-z 0-9 . _ ~ + / = -")
+            raise ConfigError(f"{TOKEN_ENV}: a token is 16 to 256 of A-Z a-z 0-9 . _ ~ + / = -")
         return TokenSetting(token)
     if is_loopback_host(config.host):
         return TokenSetting(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from detector.config import Config, load_config
@@ -43,9 +44,10 @@ def serve(args: argparse.Namespace) -> int:
 
     from detector.pipeline import Analyzer
     from stream_server.app import create_app
-    from stream_server.auth import redact_tokens_in_server_logs
+    from stream_server.auth import redact_tokens_in_server_logs, resolve_token
 
     config = configure(load_config(args.config), args)
+    resolve_token(config.server, os.environ)  # a malformed DEEPFAKE_MONITOR_TOKEN fails before the model loads
     analyzer = Analyzer(config)
     app = create_app(config, analyzer)
     logging.getLogger("stream_server").setLevel(logging.INFO)
