@@ -129,6 +129,7 @@ async def test_sigterm_flushes_every_sent_score(
     with sqlite3.connect(server.db) as db:
         stored = {(s, k, round(t, 3)) for s, k, t in db.execute("SELECT stream, track, t FROM scores")}
         reasons = [r for (r,) in db.execute("SELECT end_reason FROM events")]
+    print(f"FIGURE sigterm sent={len(sent)} stored={len(stored)} missing={len(sent - stored)}", flush=True)
     assert len(sent) >= 30
     assert sent <= stored
     assert not [m for m in seen if m["type"] == "status" and m["stream"]["progress"] == 1.0], "finished too soon"
