@@ -112,3 +112,28 @@ async def test_decoder_crash_mid_stream_ends_only_that_stream(
     assert "decoder crashed (SIGSEGV)" in stopped["stream"]["error"]
     assert health["status"] == "ok" and health["inference"]["running"]
     assert again.status_code == 201
+
+
+def test_upload_over_the_pixel_cap_is_422_before_decoding(
+    analyzer: Analyzer, tmp_path: Path, carphone_bytes: bytes
+) -> None:
+    config = make_config(tmp_path, server={"upload_max_pixels": 64 * 64})  # the clip is 176x144
+    with TestClient(create_app(config, analyzer), raise_server_exceptions=False) as client:
+        reply = client.post("/api/uploads?name=a.mp4", content=carphone_bytes)
+    assert reply.status_code == 422
+    assert reply.json()["error"] == "picture 176x144 is larger than 4096 pixels"
+
+
+def test_ffmpeg_max_pixels_refuses_a_picture_the_header_understated(carphone: Path) -> None:
+    """The decoder-level limit: even when the size check is passed, FFmpeg allocates nothing larger."""
+    import av.error
+
+    from detector.frames import OpenOptions, resolve_source
+    from detector.frames import open_container as open_video
+
+    container = open_video(resolve_source(str(carphone)), OpenOptions(max_pixels=64 * 64))
+    try:
+        with pytest.raises(av.error.FFmpegError):
+            next(iter(container.decode(container.streams.video[0])))
+    finally:
+        container.close()
