@@ -234,6 +234,7 @@ class _Request:
         self.client = scope["client"][0] if scope.get("client") else "unknown"
         self._headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.static = not (self.path.startswith("/api/") or self.path == "/ws")
+        self.secure = scope.get("scheme") in ("https", "wss")
 
     def header(self, name: str) -> str | None:
         return self._headers.get(name)
@@ -273,7 +274,7 @@ async def _set_cookie_and_redirect(request: _Request, send: Send, token: str) ->
     """`/?token=...` opened once: keep the token in a cookie and drop it from the address bar."""
     rest = urlencode({k: v for k, v in request.query.items() if k != "token"})
     location = request.path + (f"?{rest}" if rest else "")
-    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if request.secure else "")
     headers = [(b"location", location.encode()), (b"set-cookie", cookie.encode()), (b"content-length", b"0")]
     headers.append((b"cache-control", b"no-store"))
     await send({"type": "http.response.start", "status": 303, "headers": headers})

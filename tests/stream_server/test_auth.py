@@ -68,6 +68,9 @@ def test_dashboard_link_sets_a_strict_httponly_cookie(client: TestClient) -> Non
     with client.websocket_connect("/ws") as ws:
         assert ws.receive_json()["type"] == "hello"
     assert client.get("/").status_code == 200  # the static page itself is not secret
+    assert "Secure" not in cookie  # plain HTTP; over HTTPS the cookie is marked Secure
+    secure = client.get(f"https://testserver/?token={TOKEN}", follow_redirects=False)
+    assert "; Secure" in secure.headers["set-cookie"]
 
 
 def test_repeated_failures_are_429_with_retry_after(client: TestClient, clock: FakeClock) -> None:
