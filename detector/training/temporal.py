@@ -160,7 +160,7 @@ def train_epoch(
             optimizer.step()
             # Truncated BPTT: carry the state to the next window but not its gradient.
             state = (state[0].detach(), state[1].detach())
-            losses.append(float(loss))
+            losses.append(loss.item())
     return float(np.mean(losses)) if losses else float("nan")
 
 
