@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet
+from detector.training.augment import post_augment, sample_post_augment
 from detector.training.clips import make_clip_pair, still_sequence
 from detector.training.data import FacePool
 from detector.training.frames import frame_outputs
@@ -59,6 +60,18 @@ def clip_sources(
         yield still_sequence(face.crop, face.keypoints, length, rng)
 
 
+def labelled_fake_clips(
+    pool: FacePool, reuse: int, length: int, rng: np.random.Generator
+) -> Iterator[list[np.ndarray]]:
+    """`length`-frame windows of the labelled fake videos of a data set (FF++, Celeb-DF, DFDC), if any."""
+    for run in pool.runs:
+        if pool.faces[run[0]].row.label != 1 or len(run) < length:
+            continue
+        for _ in range(reuse):
+            start = int(rng.integers(0, len(run) - length + 1))
+            yield [pool.faces[i].crop for i in run[start : start + length]]
+
+
 def build_bank(
     net: DeepfakeNet,
     pool: FacePool,
@@ -69,7 +82,8 @@ def build_bank(
     length: int,
     seconds: float = float("inf"),
 ) -> ClipBank:
-    """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN.
+    """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN; labelled fake
+    videos, when the data has them, join as fake clips.
 
     Stops early once `seconds` have passed (a shared machine can be several times slower than usual);
     the clips are shuffled first so an early stop still leaves a mix of video runs and stills.
@@ -93,6 +107,15 @@ def build_bank(
         logits += [lg[:length], lg[length:]]
         labels += [np.zeros(length, np.float32), pair.labels]
         clip_labels += [0.0, 1.0]
+    for crops in labelled_fake_clips(pool, reuse, length, rng):
+        if time.monotonic() - started > seconds:
+            break
+        aug = sample_post_augment(rng)
+        emb, lg = frame_outputs(net, [post_augment(c, aug) for c in crops])
+        embeddings.append(emb)
+        logits.append(lg)
+        labels.append(np.ones(length, np.float32))
+        clip_labels.append(1.0)
     return ClipBank(
         embeddings=torch.from_numpy(np.stack(embeddings)),
         frame_logits=torch.from_numpy(np.stack(logits)),

@@ -10,7 +10,7 @@ from detector.model.network import EMBED_DIM, DeepfakeNet
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
 from detector.training.frames import PairSampler
-from detector.training.temporal import ClipBank, head_parameters, train_epoch
+from detector.training.temporal import ClipBank, build_bank, head_parameters, train_epoch
 from tests.detector.training.conftest import AlignedFaces
 
 
@@ -63,3 +63,24 @@ def test_lstm_epochs_lower_the_loss() -> None:
     for _ in range(8):
         last = train_epoch(net, bank, optimizer, rng, window=8, batch=16)
     assert last < first
+
+
+def test_clip_bank_pairs_real_clips_with_fakes_and_adds_labelled_fake_videos(aligned_faces: AlignedFaces) -> None:
+    crops, keypoints = aligned_faces.crops, aligned_faces.keypoints
+
+    def face(i: int, label: int, kind: str, item: str) -> Face:
+        row = CachedFace(item, "", label, item, "test", "", kind, "", 2 * i, 0, "", 100.0)
+        return Face(row, crops[i % len(crops)], keypoints[i % len(crops)])
+
+    faces = [face(i, 0, "image", f"still{i}") for i in range(3)]
+    faces += [face(i, 0, "video", "real_video") for i in range(4)] + [
+        face(i, 1, "video", "fake_video") for i in range(4)
+    ]
+    pool = FacePool(faces, [[3, 4, 5, 6], [7, 8, 9, 10]])
+    bank = build_bank(
+        DeepfakeNet(pretrained_backbone=False).eval(), pool, np.random.default_rng(0), stills=2, reuse=1, length=4
+    )
+    # (1 video window + 2 stills) × (real, fake) + 1 labelled fake window
+    assert bank.clip_labels.tolist() == [0.0, 1.0] * 3 + [1.0]
+    assert bank.embeddings.shape == (7, 4, EMBED_DIM) and bank.labels[-1].tolist() == [1.0] * 4
+    assert bank.labels[0].tolist() == [0.0] * 4
