@@ -378,7 +378,8 @@ def test_docs_screenshots(browser: object, carphone: Path, tmp_path: Path) -> No
     """Stage a typical scene on a fresh server and save the README's pictures."""
     docs = REPO / "docs"
     (docs / "screenshots").mkdir(exist_ok=True)
-    process = ServerProcess(_free_port(), tmp_path)
+    # The "lobby camera" sits on a documentation network (never routed), allow-listed so it is tried.
+    process = ServerProcess(_free_port(), tmp_path, "rtsp:\n  allow_networks: ['192.0.2.0/24']\n")
     context, page, errors = _new_page(browser, process.start())
     try:
         page.goto("/#/add")  # type: ignore[attr-defined]
