@@ -51,6 +51,7 @@ class ModelInfo:
     trained: bool
     threshold: float
     input_size: int
+    uncertain_margin: float = 0.1  # scores between threshold - margin and threshold are 'uncertain'
 
 
 @dataclass
@@ -112,7 +113,9 @@ class Analyzer:
         self.embedder = build_embedder(
             self.model.net, self.model.input_size, config.model.backend, config.model.threads
         )
-        self.info = ModelInfo(self.model.name, self.model.trained, threshold, self.model.input_size)
+        self.info = ModelInfo(
+            self.model.name, self.model.trained, threshold, self.model.input_size, config.scoring.uncertain_margin
+        )
         self.times = StageTimes()
         self._sessions: dict[str, _Session] = {}
 

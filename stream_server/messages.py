@@ -22,7 +22,13 @@ def _message(kind: str, **body: Any) -> Message:
 
 
 def model_dict(info: ModelInfo) -> dict[str, Any]:
-    return {"name": info.name, "trained": info.trained, "threshold": info.threshold, "input_size": info.input_size}
+    return {
+        "name": info.name,
+        "trained": info.trained,
+        "threshold": info.threshold,
+        "input_size": info.input_size,
+        "uncertain_margin": info.uncertain_margin,
+    }
 
 
 def hello(info: ModelInfo, streams: list[dict[str, Any]], alerts_enabled: bool) -> Message:
