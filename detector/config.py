@@ -261,10 +261,9 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _check(self) -> Config:
-        if self.scoring.threshold is not None and not (
-            self.scoring.uncertain_margin < self.scoring.threshold < 1 - self.scoring.uncertain_margin
-        ):
-            raise ValueError("scoring.threshold must leave room for scoring.uncertain_margin on both sides")
+        # The verdict is `fake` from the threshold up and `uncertain` in the band just below it.
+        if self.scoring.threshold is not None and self.scoring.threshold <= self.scoring.uncertain_margin:
+            raise ValueError("scoring.threshold must be above scoring.uncertain_margin (the uncertain band below it)")
         return self
 
 

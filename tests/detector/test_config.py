@@ -90,8 +90,11 @@ def test_value_out_of_bounds_names_the_key(tmp_path: Path) -> None:
 
 
 def test_cross_field_check(tmp_path: Path) -> None:
+    # The uncertain band lies below the threshold (verdict `fake` starts at it), so it needs room there.
     with pytest.raises(ConfigError, match="uncertain_margin"):
-        load_config(write(tmp_path, {"scoring": {"threshold": 0.95, "uncertain_margin": 0.1}}))
+        load_config(write(tmp_path, {"scoring": {"threshold": 0.05, "uncertain_margin": 0.1}}))
+    config = load_config(write(tmp_path, {"scoring": {"threshold": 0.95, "uncertain_margin": 0.1}}))
+    assert config.scoring.threshold == 0.95
 
 
 def test_unreadable_or_non_mapping_config(tmp_path: Path) -> None:
