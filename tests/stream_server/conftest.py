@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,3 +142,72 @@ def carphone_bytes(carphone: Path) -> bytes:
 @pytest.fixture(scope="session")
 def face_loop_bytes(face_loop: Path) -> bytes:
     return face_loop.read_bytes()
+
+
+# --- a real RTSP server (GStreamer, run by the system python) ---------------------------------------
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+HELPER = Path(__file__).with_name("rtsp_server.py")
+SECRET = "s3cr3t-pass"
+
+
+_PROBE = """
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer
+Gst.init(None)
+missing = [e for e in ("filesrc", "qtdemux", "h264parse", "rtph264pay") if Gst.ElementFactory.find(e) is None]
+raise SystemExit(", ".join(missing) or None)
+"""
+
+
+def _gstreamer_missing() -> str | None:
+    """Why the RTSP server cannot run here, or None when it can."""
+    if not Path(SYSTEM_PYTHON).exists():
+        return f"{SYSTEM_PYTHON} not found"
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", _PROBE], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        detail = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "missing elements"
+        return f"GStreamer RTSP server unavailable ({detail}); apt packages: .ci/apt-packages.txt"
+    return None
+
+
+class RtspServer:
+    """The helper script as a child process; restartable on the same port."""
+
+    def __init__(self, clip: Path) -> None:
+        self.clip = clip
+        self.port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://viewer:{SECRET}@127.0.0.1:{self.port}/face"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [SYSTEM_PYTHON, str(HELPER), str(self.port), str(self.clip)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # blocks until the server listens (or dies)
+        assert line.strip() == "READY", line
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def rtsp_server(face_loop: Path) -> Iterator[RtspServer]:
+    reason = _gstreamer_missing()
+    if reason:
+        pytest.skip(reason)
+    server = RtspServer(face_loop)
+    server.start()
+    yield server
+    server.kill()

@@ -32,8 +32,8 @@ from detector.pipeline import Analyzer
 from stream_server.app import create_app
 from stream_server.ingest.replay import ReplaySource
 from tests.fuzz.conftest import CORPUS
-from tests.stream_server.conftest import LiveServer, make_config, wait_message
-from tests.stream_server.test_rtsp import RTSP, RtspServer, _gstreamer_missing, _status
+from tests.stream_server.conftest import LiveServer, RtspServer, make_config, wait_message
+from tests.stream_server.test_rtsp import RTSP, _status
 
 LONG = [pytest.mark.slow, pytest.mark.long]
 
@@ -58,17 +58,6 @@ def figure(name: str, **values: Any) -> None:
 
 
 # --- RTSP source killed N times ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def rtsp_server(face_loop: Path) -> Iterator[RtspServer]:
-    reason = _gstreamer_missing()
-    if reason:
-        pytest.skip(reason)
-    server = RtspServer(face_loop)
-    server.start()
-    yield server
-    server.kill()
 
 
 async def _kill_and_resume(serve: Callable[..., LiveServer], rtsp_server: RtspServer, kills: int) -> None:

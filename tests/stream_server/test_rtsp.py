@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import logging
 import signal
-import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.stream_server.conftest import LiveServer, free_port, wait_message
+from tests.stream_server.conftest import SECRET, LiveServer, RtspServer, free_port, wait_message
 
 pytestmark = pytest.mark.integration
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-HELPER = Path(__file__).with_name("rtsp_server.py")
-SECRET = "s3cr3t-pass"
 # Short timeouts and backoff so a reconnection happens within a few seconds. The test server listens on
 # loopback, which cameras may only use when it is allow-listed.
 RTSP = {
@@ -33,68 +28,6 @@ RTSP = {
     "backoff_max_s": 2,
     "allow_networks": ["127.0.0.0/8"],
 }
-
-
-_PROBE = """
-import gi
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import Gst, GstRtspServer
-Gst.init(None)
-missing = [e for e in ("filesrc", "qtdemux", "h264parse", "rtph264pay") if Gst.ElementFactory.find(e) is None]
-raise SystemExit(", ".join(missing) or None)
-"""
-
-
-def _gstreamer_missing() -> str | None:
-    """Why the RTSP server cannot run here, or None when it can."""
-    if not Path(SYSTEM_PYTHON).exists():
-        return f"{SYSTEM_PYTHON} not found"
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", _PROBE], capture_output=True, text=True, check=False)
-    if probe.returncode != 0:
-        detail = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else "missing elements"
-        return f"GStreamer RTSP server unavailable ({detail}); apt packages: .ci/apt-packages.txt"
-    return None
-
-
-class RtspServer:
-    """The helper script as a child process; restartable on the same port."""
-
-    def __init__(self, clip: Path) -> None:
-        self.clip = clip
-        self.port = free_port()
-        self.process: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://viewer:{SECRET}@127.0.0.1:{self.port}/face"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [SYSTEM_PYTHON, str(HELPER), str(self.port), str(self.clip)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # blocks until the server listens (or dies)
-        assert line.strip() == "READY", line
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
-@pytest.fixture
-def rtsp_server(face_loop: Path) -> Iterator[RtspServer]:
-    reason = _gstreamer_missing()
-    if reason:
-        pytest.skip(reason)
-    server = RtspServer(face_loop)
-    server.start()
-    yield server
-    server.kill()
 
 
 def _status(stream_id: str, *statuses: str) -> Callable[[dict[str, Any]], bool]:
