@@ -18,6 +18,7 @@ from detector.bench.clips import ClipSpec, write_clip
 from detector.bench.e2e import EndToEnd, run_end_to_end
 from detector.bench.stages import measure_stages
 from detector.config import Config, load_config
+from detector.frames import FrameReader, resolve_source
 from detector.pipeline import Analyzer
 
 
@@ -85,13 +86,12 @@ def _file_speed(clip: Path, analyzer: Analyzer) -> float:
 
 
 def _duration(clip: Path) -> float:
-    import av
-
-    with av.open(str(clip)) as container:
-        stream = container.streams.video[0]
-        if stream.duration is not None and stream.time_base is not None:
-            return float(stream.duration * stream.time_base)
-        return float(container.duration or 0) / av.time_base
+    """The clip's length as `analyze` sees it (the reader's own probe; its decoder never starts)."""
+    reader = FrameReader(resolve_source(str(clip)), "bench-probe", fps=1.0)
+    try:
+        return reader.info.duration or 0.0
+    finally:
+        reader.close()
 
 
 def _machine() -> dict[str, Any]:
