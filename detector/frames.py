@@ -165,6 +165,19 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(text).split())
 
 
+def to_frame(stream_id: str, av_frame: Any, t: float, index: int) -> Frame:
+    """A decoded PyAV frame as the analyzer's Frame: BGR, upright, pts and time base kept."""
+    tb = av_frame.time_base
+    return Frame(
+        stream_id=stream_id,
+        image=upright(av_frame.to_ndarray(format="bgr24"), getattr(av_frame, "rotation", 0)),
+        pts=av_frame.pts,
+        time_base=Fraction(tb) if tb is not None else None,
+        t=t,
+        index=index,
+    )
+
+
 class RateGate:
     """Picks frames for analysis by timestamp: at most `fps` per second of video, never by count."""
 
@@ -289,7 +302,7 @@ class FrameReader:
                     start = av_frame.pts
                     t = 0.0
                 if self._gate.take(t):
-                    self._put(self._to_frame(av_frame, t, index))
+                    self._put(to_frame(self.stream_id, av_frame, t, index))
         if damaged and not self._live:
             raise SourceError(f"cannot decode {self.source.display}: file is corrupt ({damaged} damaged packets)")
 
@@ -299,17 +312,6 @@ class FrameReader:
             rate = self._stream.average_rate or 30
             return index / float(rate)
         return float((av_frame.pts - (start if start is not None else av_frame.pts)) * tb)
-
-    def _to_frame(self, av_frame: Any, t: float, index: int) -> Frame:
-        tb = av_frame.time_base
-        return Frame(
-            stream_id=self.stream_id,
-            image=upright(av_frame.to_ndarray(format="bgr24"), getattr(av_frame, "rotation", 0)),
-            pts=av_frame.pts,
-            time_base=Fraction(tb) if tb is not None else None,
-            t=t,
-            index=index,
-        )
 
     def _put(self, item: Frame | BaseException | None) -> None:
         if not self._live or not isinstance(item, Frame):

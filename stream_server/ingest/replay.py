@@ -12,14 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 
-from detector.frames import RateGate
-from detector.types import Frame
+from detector.frames import RateGate, to_frame
 from stream_server.ingest.base import FrameSink, StreamSource
 from stream_server.types import StreamKind, StreamStatus
 
@@ -88,15 +86,7 @@ class ReplaySource(StreamSource):
             self._stop.wait(delay)
 
     def _hand_over(self, sink: FrameSink, av_frame: Any, t: float, index: int) -> None:
-        tb = av_frame.time_base
-        frame = Frame(
-            sink.stream_id,
-            av_frame.to_ndarray(format="bgr24"),
-            av_frame.pts,
-            Fraction(tb) if tb is not None else None,
-            t,
-            index,
-        )
+        frame = to_frame(sink.stream_id, av_frame, t, index)
         if self._on_frame is not None:
             self._on_frame(sink.stream_id, t, time.time())
         sink.put(frame)

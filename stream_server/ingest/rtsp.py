@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from fractions import Fraction
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,8 +34,8 @@ from detector.frames import (
     SourceKind,
     open_container,
     resolve_source,
+    to_frame,
 )
-from detector.types import Frame
 from stream_server.ingest.address import AddressPolicy, preflight
 from stream_server.ingest.base import FrameSink, StreamSource
 from stream_server.types import StreamKind, StreamStatus
@@ -227,7 +226,7 @@ class RtspSource(StreamSource):
             t = offset + float((av_frame.pts - first_pts) * tb)
         self._index += 1
         if gate.take(t):
-            sink.put(self._frame(sink.stream_id, av_frame, t))
+            sink.put(to_frame(sink.stream_id, av_frame, t, self._index))
 
     def _check_size(self, picture: Any) -> None:
         """FFmpeg would decode any size a camera claims; refuse pictures that would eat the memory.
@@ -238,11 +237,6 @@ class RtspSource(StreamSource):
             raise SourceError(
                 f"picture {picture.width}x{picture.height} is larger than rtsp.max_pixels ({self._config.max_pixels})"
             )
-
-    def _frame(self, stream_id: str, av_frame: Any, t: float) -> Frame:
-        tb = av_frame.time_base
-        image = av_frame.to_ndarray(format="bgr24")
-        return Frame(stream_id, image, av_frame.pts, Fraction(tb) if tb is not None else None, t, self._index)
 
     def _scrub(self, text: str) -> str:
         """FFmpeg messages may quote the URL: never let its credentials through."""
