@@ -19,7 +19,6 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -27,8 +26,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import SessionDescription
 
 from detector.config import WebRtcConfig
-from detector.frames import RateGate
-from detector.types import Frame
+from detector.frames import RateGate, to_frame
 from stream_server.ingest.base import FrameSink, StreamSource
 from stream_server.types import StreamKind, StreamStatus
 
@@ -187,9 +185,7 @@ class WebRtcSource(StreamSource):
                 index += 1
                 if gate.take(t):
                     # Converting only due frames keeps the event loop's share small (~1 ms at 640x480).
-                    image = av_frame.to_ndarray(format="bgr24")
-                    tb = Fraction(av_frame.time_base) if av_frame.time_base is not None else None
-                    sink.put(Frame(sink.stream_id, image, av_frame.pts, tb, t, index - 1))
+                    sink.put(to_frame(sink.stream_id, av_frame, t, index - 1))
         self._finish(None)
 
     @staticmethod
