@@ -35,6 +35,11 @@ class RetinaFaceConfig(Section):
     nms_threshold: float = Field(0.4, gt=0, le=1, description="IoU for non-maximum suppression.")
     max_side: int = Field(640, ge=160, le=4096, description="Frames are downscaled to this longest side.")
 
+    @property
+    def work_side(self) -> int:
+        """Longest side of the small frame copy the detector, optical flow and scene-cut check share."""
+        return self.max_side
+
 
 class ScrfdConfig(Section):
     type: Literal["scrfd"] = "scrfd"
@@ -42,6 +47,11 @@ class ScrfdConfig(Section):
     threshold: float = Field(0.5, ge=0.05, le=1.0, description="Face confidence threshold.")
     nms_threshold: float = Field(0.4, gt=0, le=1, description="IoU for non-maximum suppression.")
     input_size: int = Field(640, ge=160, le=1920, description="Square detector input size (multiple of 32).")
+
+    @property
+    def work_side(self) -> int:
+        """SCRFD letterboxes into `input_size` itself; a frame shrunk to that size loses nothing it uses."""
+        return self.input_size
 
 
 DetectorConfig = Annotated[RetinaFaceConfig | ScrfdConfig, Field(discriminator="type")]

@@ -20,6 +20,7 @@ import torch
 from detector.config import Config
 from detector.faces.align import align_face
 from detector.faces.base import FaceDetector
+from detector.faces.downscale import Downscaled, downscale
 from detector.faces.factory import build_detector
 from detector.faces.motion import KeypointFlow
 from detector.faces.quality import assess
@@ -148,8 +149,11 @@ class Analyzer:
         cuts: list[bool] = []
         for i, frame in enumerate(frames):
             session = self._session(frame.stream_id)
-            cuts.append(self._scene_cut(session, frame.image))
-            update = self._track(session, frame.image, cuts[-1])
+            started = time.thread_time()
+            small = downscale(frame.image, self.config.detector.work_side)
+            cuts.append(self._scene_cut(session, small))
+            self.times.detect += time.thread_time() - started
+            update = self._track(session, small, cuts[-1])
             ended.append(update.ended)
             pending.extend(self._prepare(i, frame, update.faces))
         return LocatedWave(tuple(frames), tuple(pending), tuple(ended), tuple(cuts))
@@ -180,35 +184,35 @@ class Analyzer:
             self.open_stream(stream_id)
         return self._sessions[stream_id]
 
-    def _scene_cut(self, session: _Session, image: np.ndarray) -> bool:
+    def _scene_cut(self, session: _Session, frame: Downscaled) -> bool:
         """A large change of the grey histogram between analyzed frames is a cut: LSTM state restarts."""
-        small = cv2.resize(image, (64, 36), interpolation=cv2.INTER_AREA)
-        hist: np.ndarray = cv2.calcHist([cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)], [0], None, [32], [0, 256]).ravel()
+        tiny = cv2.resize(frame.grey, (64, 36), interpolation=cv2.INTER_AREA)
+        hist: np.ndarray = cv2.calcHist([tiny], [0], None, [32], [0, 256]).ravel()
         hist = hist / max(float(hist.sum()), 1.0)
         previous, session.last_hist = session.last_hist, hist
         if previous is None:
             return False
         return float(np.abs(hist - previous).sum()) > self.config.analysis.scene_cut_threshold
 
-    def _track(self, session: _Session, image: np.ndarray, cut: bool) -> TrackUpdate:
+    def _track(self, session: _Session, frame: Downscaled, cut: bool) -> TrackUpdate:
         started = time.thread_time()
-        detections = self._find_faces(session, image, cut)
+        detections = self._find_faces(session, frame, cut)
         self.times.detect += time.thread_time() - started
         return session.tracker.update(detections)
 
-    def _find_faces(self, session: _Session, image: np.ndarray, cut: bool) -> list[Detection]:
+    def _find_faces(self, session: _Session, frame: Downscaled, cut: bool) -> list[Detection]:
         """Detector every `detect_every` frames (and after a cut or when the flow loses a face); flow between."""
         session.since_detect += 1
         if not cut and session.since_detect < self.config.analysis.detect_every:
-            followed = session.flow.follow(image)
+            followed = session.flow.follow(frame)
             # Only when every face was followed: a face the flow lost (blur, occlusion) would otherwise
             # vanish from the output until the next detection instead of being looked for at once.
             # An empty scene stays on the same cadence: a face walking in is found within k frames.
             if len(followed) == session.followed:
                 return followed
         session.since_detect = 0
-        detections = self._largest(self.detector.detect(image))
-        session.flow.remember(image, detections)
+        detections = self._largest(frame.to_full(self.detector.detect(frame.image)))
+        session.flow.remember(frame, detections)
         session.followed = len(detections)
         return detections
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from detector.faces.align import align_face
+from detector.faces.downscale import Downscaled, downscale
 from detector.faces.motion import KeypointFlow
 from detector.frames import RateGate
 from detector.model.network import RecurrentState, preprocess
@@ -64,9 +65,7 @@ def measure_stages(clip: Path, analyzer: Analyzer, fps: float) -> StageCosts:
     decode_ms = _decode_cost(clip) / decoded
     images: list[np.ndarray] = []
     convert_ms = _cpu_ms(lambda: images.extend(f.to_ndarray(format="bgr24") for f in picked)) / len(picked)
-    detections: list[list[Detection]] = []
-    detector_ms = _cpu_ms(lambda: detections.extend(analyzer.detector.detect(img) for img in images)) / len(images)
-    detect_ms = _amortised_detect(analyzer, images, detections, detector_ms)
+    detect_ms, detections = _detect_cost(analyzer, images)
     pairs = [(img, d) for img, dets in zip(images, detections, strict=True) for d in dets]
     n_faces = max(len(pairs), 1)
     size = analyzer.info.input_size
@@ -88,18 +87,29 @@ def measure_stages(clip: Path, analyzer: Analyzer, fps: float) -> StageCosts:
     )
 
 
-def _amortised_detect(
-    analyzer: Analyzer, images: list[np.ndarray], detections: list[list[Detection]], detector_ms: float
-) -> float:
-    """Per analyzed frame, as the pipeline runs it: the detector every k-th frame, optical flow between."""
+def _detect_cost(analyzer: Analyzer, images: list[np.ndarray]) -> tuple[float, list[list[Detection]]]:
+    """Per analyzed frame, as the pipeline runs it: the shared small copy and its grey on every frame,
+    the detector every k-th frame, optical flow between. Also returns every frame's detections."""
+    side = analyzer.config.detector.work_side
+    small: list[Downscaled] = []
+    shrink_ms = _cpu_ms(lambda: small.extend(_shrunk(image, side) for image in images)) / len(images)
+    detections: list[list[Detection]] = []
+    detector = analyzer.detector
+    detector_ms = _cpu_ms(lambda: detections.extend(s.to_full(detector.detect(s.image)) for s in small)) / len(small)
     k = analyzer.config.analysis.detect_every
-    if k == 1 or len(images) < 2:
-        return detector_ms
+    if k == 1 or len(small) < 2:
+        return shrink_ms + detector_ms, detections
     flow = KeypointFlow()
-    flow.remember(images[0], detections[0])
+    flow.remember(small[0], detections[0])
     # follow() makes each frame the next reference, exactly as the pipeline chains frames between detections.
-    flow_ms = _cpu_ms(lambda: [flow.follow(image) for image in images[1:]]) / (len(images) - 1)
-    return (detector_ms + (k - 1) * flow_ms) / k
+    flow_ms = _cpu_ms(lambda: [flow.follow(s) for s in small[1:]]) / (len(small) - 1)
+    return shrink_ms + (detector_ms + (k - 1) * flow_ms) / k, detections
+
+
+def _shrunk(image: np.ndarray, side: int) -> Downscaled:
+    small = downscale(image, side)
+    _ = small.grey  # made on every frame by the scene-cut check
+    return small
 
 
 def _decode_all(clip: Path, fps: float) -> tuple[list[av.VideoFrame], list[av.VideoFrame]]:

@@ -2,8 +2,9 @@
 
 Running the detector on every analyzed frame is the largest single cost per frame. Faces move little
 between analyzed frames, so the detector runs every k-th frame and the 5 keypoints of each face are
-followed by optical flow in between, on a small grey copy of the frame. A face whose points cannot be
-followed is dropped until the next detection.
+followed by optical flow in between, on the grey of the frame's shared small copy (the detector's
+working size: plenty for faces, a fraction of the cost). A face whose points cannot be followed is
+dropped until the next detection.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from detector.faces.downscale import Downscaled
 from detector.types import Box, Detection
 
-_WORK_SIDE = 480  # flow on a downscaled frame: plenty for faces, a fraction of the cost
 _LK = {"winSize": (21, 21), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
 _MAX_ERROR = 30.0
 
@@ -26,13 +27,14 @@ class KeypointFlow:
         self._scale = 1.0
         self._faces: list[Detection] = []
 
-    def remember(self, image: np.ndarray, faces: list[Detection]) -> None:
-        self._grey, self._scale = _small_grey(image)
+    def remember(self, frame: Downscaled, faces: list[Detection]) -> None:
+        """`faces` (full-frame pixels) were found on `frame`: follow them from here."""
+        self._grey, self._scale = frame.grey, frame.scale
         self._faces = faces
 
-    def follow(self, image: np.ndarray) -> list[Detection]:
-        """The remembered faces moved onto `image` (which becomes the new reference)."""
-        grey, scale = _small_grey(image)
+    def follow(self, frame: Downscaled) -> list[Detection]:
+        """The remembered faces moved onto `frame` (which becomes the new reference)."""
+        grey, scale = frame.grey, frame.scale
         if self._grey is None or not self._faces or grey.shape != self._grey.shape:
             self._grey, self._scale, self._faces = grey, scale, []
             return []
@@ -49,14 +51,6 @@ class KeypointFlow:
                 faces.append(_moved(face, moved.reshape(-1, 2)[span] / scale))
         self._grey, self._scale, self._faces = grey, scale, faces
         return faces
-
-
-def _small_grey(image: np.ndarray) -> tuple[np.ndarray, float]:
-    scale = min(1.0, _WORK_SIDE / max(image.shape[:2]))
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if scale < 1.0:
-        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return grey, scale
 
 
 def _moved(face: Detection, keypoints: np.ndarray) -> Detection:
