@@ -23,6 +23,20 @@ class AnalysisConfig(Section):
     detect_every: int = Field(
         3, ge=1, le=30, description="Detector runs every k-th analyzed frame; optical flow follows faces between."
     )
+    scan_every: int = Field(
+        12,
+        ge=1,
+        le=300,
+        description="Analyzed frames between full-frame detector scans; the runs between look only around "
+        "the faces being followed, so a face that walks in is found within this many frames.",
+    )
+    refresh_threshold: float = Field(
+        0.5,
+        ge=0.05,
+        le=1.0,
+        description="Detector confidence enough to find a followed face again around where it was "
+        "(a new face needs the detector's own threshold).",
+    )
     max_faces: int = Field(8, ge=1, le=64, description="Largest faces kept per frame; the rest are ignored.")
     scene_cut_threshold: float = Field(
         0.5, ge=0, le=2, description="Grey-histogram distance between analyzed frames that counts as a cut."

@@ -24,6 +24,7 @@ from detector.faces.downscale import Downscaled, downscale
 from detector.faces.factory import build_detector
 from detector.faces.motion import KeypointFlow
 from detector.faces.quality import assess
+from detector.faces.refresh import redetect
 from detector.faces.tracker import FaceTracker, TrackUpdate
 from detector.model.network import RecurrentState, preprocess
 from detector.model.onnx_backend import build_embedder
@@ -79,6 +80,7 @@ class _Session:
     last_hist: np.ndarray | None = None
     flow: KeypointFlow = field(default_factory=KeypointFlow)
     since_detect: int = 1 << 30  # the first frame of a stream always runs the detector
+    since_scan: int = 1 << 30  # analyzed frames since the detector last looked at the whole frame
     followed: int = 0  # faces the optical flow is following since the last detection
 
 
@@ -201,16 +203,34 @@ class Analyzer:
         return session.tracker.update(detections)
 
     def _find_faces(self, session: _Session, frame: Downscaled, cut: bool) -> list[Detection]:
-        """Detector every `detect_every` frames (and after a cut or when the flow loses a face); flow between."""
+        """Optical flow between detector runs; every `detect_every` frames the detector looks again, only
+        around the followed faces unless a full scan is due (`scan_every`). A cut, or a face that the
+        flow or the re-detection loses, brings the full scan forward."""
+        analysis = self.config.analysis
         session.since_detect += 1
-        if not cut and session.since_detect < self.config.analysis.detect_every:
-            followed = session.flow.follow(frame)
-            # Only when every face was followed: a face the flow lost (blur, occlusion) would otherwise
-            # vanish from the output until the next detection instead of being looked for at once.
+        session.since_scan += 1
+        if cut:
+            return self._scan(session, frame)
+        followed = session.flow.follow(frame)
+        # Only when every face was followed: a face the flow lost (blur, occlusion) would otherwise
+        # vanish from the output until the next detection instead of being looked for at once.
+        if len(followed) != session.followed:
+            return self._scan(session, frame)
+        if session.since_detect < analysis.detect_every:
             # An empty scene stays on the same cadence: a face walking in is found within k frames.
-            if len(followed) == session.followed:
-                return followed
+            return followed
+        if not followed or session.since_scan >= analysis.scan_every:
+            return self._scan(session, frame)
+        refreshed = redetect(self.detector, frame, followed, analysis.refresh_threshold)
+        if refreshed is None:
+            return self._scan(session, frame)
         session.since_detect = 0
+        session.flow.remember(frame, refreshed)
+        return refreshed
+
+    def _scan(self, session: _Session, frame: Downscaled) -> list[Detection]:
+        """The detector over the whole (small) frame."""
+        session.since_detect = session.since_scan = 0
         detections = self._largest(frame.to_full(self.detector.detect(frame.image)))
         session.flow.remember(frame, detections)
         session.followed = len(detections)

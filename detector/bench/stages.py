@@ -15,6 +15,7 @@ import torch
 from detector.faces.align import align_face
 from detector.faces.downscale import Downscaled, downscale
 from detector.faces.motion import KeypointFlow
+from detector.faces.refresh import redetect
 from detector.frames import RateGate
 from detector.model.network import RecurrentState, preprocess
 from detector.model.state import TrackStateStore
@@ -88,22 +89,31 @@ def measure_stages(clip: Path, analyzer: Analyzer, fps: float) -> StageCosts:
 
 
 def _detect_cost(analyzer: Analyzer, images: list[np.ndarray]) -> tuple[float, list[list[Detection]]]:
-    """Per analyzed frame, as the pipeline runs it: the shared small copy and its grey on every frame,
-    the detector every k-th frame, optical flow between. Also returns every frame's detections."""
+    """Per analyzed frame, as the pipeline runs it: the shared small copy and its grey on every frame;
+    in every `scan_every` frames one full-frame scan, a re-detection around the followed faces every
+    `detect_every` frames, and optical flow on the rest. Also returns every frame's detections."""
     side = analyzer.config.detector.work_side
     small: list[Downscaled] = []
     shrink_ms = _cpu_ms(lambda: small.extend(_shrunk(image, side) for image in images)) / len(images)
     detections: list[list[Detection]] = []
     detector = analyzer.detector
-    detector_ms = _cpu_ms(lambda: detections.extend(s.to_full(detector.detect(s.image)) for s in small)) / len(small)
-    k = analyzer.config.analysis.detect_every
-    if k == 1 or len(small) < 2:
-        return shrink_ms + detector_ms, detections
+    scan_ms = _cpu_ms(lambda: detections.extend(s.to_full(detector.detect(s.image)) for s in small)) / len(small)
+    k, m = analyzer.config.analysis.detect_every, analyzer.config.analysis.scan_every
+    if len(small) < 2:
+        return shrink_ms + scan_ms, detections
+    threshold = analyzer.config.analysis.refresh_threshold
+    # Each frame re-detected around its own faces: the windows are where the flow would have put them.
+    refresh_ms = _cpu_ms(
+        lambda: [redetect(detector, s, d, threshold) for s, d in zip(small, detections, strict=True) if d]
+    )
+    refresh_ms /= max(sum(1 for d in detections if d), 1)
     flow = KeypointFlow()
     flow.remember(small[0], detections[0])
     # follow() makes each frame the next reference, exactly as the pipeline chains frames between detections.
     flow_ms = _cpu_ms(lambda: [flow.follow(s) for s in small[1:]]) / (len(small) - 1)
-    return shrink_ms + (detector_ms + (k - 1) * flow_ms) / k, detections
+    m = max(m, k)
+    refreshes = m // k - 1  # detector runs in a scan cycle that are not the scan itself
+    return shrink_ms + (scan_ms + refreshes * refresh_ms + (m - 1) * flow_ms) / m, detections
 
 
 def _shrunk(image: np.ndarray, side: int) -> Downscaled:

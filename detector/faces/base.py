@@ -18,8 +18,12 @@ class FaceDetector(Protocol):
 
     name: str
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in `image`, highest confidence first, in the image's own pixel coordinates."""
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        """Faces in `image`, highest confidence first, in the image's own pixel coordinates.
+
+        `min_score` replaces the configured confidence threshold for this call (re-finding a face
+        that is already being followed needs less evidence than finding a new one).
+        """
         ...
 
 

@@ -71,19 +71,20 @@ class RetinaFaceDetector:
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(load_weights(), sess_options=options, providers=["CPUExecutionProvider"])
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
         scale = min(1.0, self._config.max_side / max(image.shape[:2]))
         small = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         blob = (small.astype(np.float32) - _MEAN_BGR).transpose(2, 0, 1)[None]
         loc, conf, landmarks = self._session.run(None, {"input": blob})
-        boxes, kps, scores = self._decode(loc[0], conf[0, :, 1], landmarks[0], small.shape[0], small.shape[1])
+        threshold = self._config.threshold if min_score is None else min_score
+        boxes, kps, scores = self._decode(loc[0], conf[0, :, 1], landmarks[0], small.shape, threshold)
         return to_detections(boxes / scale, kps / scale, scores)
 
     def _decode(
-        self, loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, height: int, width: int
+        self, loc: np.ndarray, conf: np.ndarray, landmarks: np.ndarray, shape: tuple[int, ...], threshold: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        keep = conf > self._config.threshold
-        priors = _priors(height, width)[keep]
+        keep = conf > threshold
+        priors = _priors(shape[0], shape[1])[keep]
         loc, conf, landmarks = loc[keep], conf[keep], landmarks[keep]
         centers = priors[:, :2] + loc[:, :2] * _VARIANCE_CENTER * priors[:, 2:]
         sizes = priors[:, 2:] * np.exp(loc[:, 2:] * _VARIANCE_SIZE)

@@ -39,8 +39,11 @@ class ScrfdDetector:
         model.prepare(ctx_id=-1, input_size=size, det_thresh=config.threshold, nms_thresh=config.nms_threshold)
         self._model = model
         self._size = size
+        self._threshold = config.threshold
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        # InsightFace's SCRFD reads its threshold from the model object on every call.
+        self._model.det_thresh = self._threshold if min_score is None else min_score
         dets, kpss = self._model.detect(image, input_size=self._size)
         if dets is None or len(dets) == 0 or kpss is None:
             return []
