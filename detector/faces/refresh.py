@@ -61,7 +61,8 @@ def _window(box: Box, scale: float, width: int, height: int) -> tuple[int, int, 
 
 def _shifted(d: Detection, dx: int, dy: int) -> Detection:
     box = Box(d.box.x1 + dx, d.box.y1 + dy, d.box.x2 + dx, d.box.y2 + dy)
-    return Detection(box=box, keypoints=(d.keypoints + np.array([dx, dy], np.float32)).astype(np.float32), score=d.score)
+    keypoints = (d.keypoints + np.array([dx, dy], np.float32)).astype(np.float32)
+    return Detection(box=box, keypoints=keypoints, score=d.score)
 
 
 def _best_match(box: Box, candidates: list[Detection]) -> Detection | None:
