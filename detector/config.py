@@ -21,7 +21,7 @@ class Section(BaseModel):
 class AnalysisConfig(Section):
     fps: float = Field(15.0, gt=0, le=120, description="Frames analyzed per second of video (by timestamp).")
     detect_every: int = Field(
-        3, ge=1, le=30, description="Detector runs every k-th analyzed frame; optical flow follows faces between."
+        4, ge=1, le=30, description="Detector runs every k-th analyzed frame; optical flow follows faces between."
     )
     scan_every: int = Field(
         12,

@@ -18,7 +18,7 @@ from detector.faces.downscale import Downscaled
 from detector.types import Box, Detection
 
 _CONTEXT = 2.0  # window side in face-box sides: the detector needs context around the face
-_MIN_SIDE = 128  # small-copy pixels; a tiny face needs surrounding picture to be found again
+_MIN_SIDE = 160  # small-copy pixels; a tiny face needs surrounding picture to be found again
 _MAX_AREA = 0.5  # windows covering more than this share of the frame: one full scan is cheaper
 _MIN_IOU = 0.3  # a re-detection must overlap the followed box at least this much
 

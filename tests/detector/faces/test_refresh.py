@@ -28,7 +28,9 @@ def test_followed_faces_are_found_again_where_the_full_detector_finds_them(analy
 
     assert again is not None and len(again) == len(full) == 2
     for before, after in zip(full, again, strict=True):  # same order as the followed faces
-        assert np.abs(before.keypoints - after.keypoints).max() < 0.05 * before.box.width
+        # The detector alone moves keypoints by ≈ 5 % of the box width between two frames of a face
+        # that shifted a few pixels (tests/detector/faces/test_motion.py); a window is no worse than that.
+        assert np.abs(before.keypoints - after.keypoints).max() < 0.08 * before.box.width
         assert before.box.iou(after.box) > 0.8
 
 
@@ -48,7 +50,7 @@ def test_a_face_filling_the_frame_is_left_to_a_full_scan(analyzer: Analyzer) -> 
     assert redetect(analyzer.detector, small, full, min_score=0.5) is None
 
 
-@pytest.mark.parametrize(("detect_every", "scan_every"), [(3, 12), (2, 30)])
+@pytest.mark.parametrize(("detect_every", "scan_every"), [(4, 12), (3, 12), (2, 30)])
 def test_a_face_walking_in_is_found_within_scan_every_frames(
     analyzer: Analyzer, detect_every: int, scan_every: int
 ) -> None:

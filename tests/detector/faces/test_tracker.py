@@ -24,7 +24,7 @@ def face_at(cx: float, cy: float, size: float = 100) -> Detection:
 def analyzers(analyzer: Analyzer) -> dict[int, Analyzer]:
     """Analyzers sharing the session's detector and model, one per `detect_every`."""
     out = {}
-    for every in (1, 3):
+    for every in (1, 4):
         config = Config.model_validate({"analysis": {"detect_every": every}})
         out[every] = Analyzer(config, detector=analyzer.detector, model=analyzer.model)
     return out
@@ -71,7 +71,7 @@ def test_end_all_returns_every_live_track() -> None:
     assert sorted(tracker.end_all()) == [1, 2] and tracker.active_ids == []
 
 
-@pytest.mark.parametrize("detect_every", [1, 3])
+@pytest.mark.parametrize("detect_every", [1, 4])
 def test_one_moving_growing_face_is_one_track(clips: Clips, analyzers: dict[int, Analyzer], detect_every: int) -> None:
     results = analyze_file(analyzers[detect_every], clips.get("moving_face"), fps=15)
 
@@ -82,7 +82,7 @@ def test_one_moving_growing_face_is_one_track(clips: Clips, analyzers: dict[int,
     assert xs[-1] - xs[0] > 150  # it did move across the frame
 
 
-@pytest.mark.parametrize("detect_every", [1, 3])
+@pytest.mark.parametrize("detect_every", [1, 4])
 def test_two_people_keep_two_stable_ids(clips: Clips, analyzers: dict[int, Analyzer], detect_every: int) -> None:
     results = analyze_file(analyzers[detect_every], clips.get("two_faces"), fps=15)
 
