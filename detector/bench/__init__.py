@@ -13,6 +13,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=15.0, help="analysis rate per stream")
     p.add_argument("--seconds", type=float, default=20.0, help="length of each stream")
     p.add_argument("--quick", action="store_true", help="short clips and runs, for a smoke test")
+    p.add_argument("--file-runs", type=int, default=3, help="times the file is analyzed; the median speed is reported")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--config", default=None, help="config.yaml")
     p.add_argument("--sweep", default=None, metavar="PNG", help="also measure 1-8 streams and 0-4 faces; plot here")

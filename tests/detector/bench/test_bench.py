@@ -44,6 +44,10 @@ def test_bench_quick_numbers_are_self_consistent(report: dict[str, object]) -> N
     assert isinstance(stages, dict) and isinstance(load, dict)
     # The floor is the sum of its stages (each rounded to 3 decimals in the report).
     assert report["floor_ms"] == pytest.approx(sum(stages.values()), abs=0.01)
+    # The file speed is the median of its runs.
+    runs = report["file_speed_runs"]
+    assert isinstance(runs, list) and len(runs) == 3 and all(v > 0 for v in runs)
+    assert report["file_speed_x_realtime"] == pytest.approx(sorted(runs)[1], abs=0.01)
     # floor_ratio is end-to-end CPU per analyzed frame over that floor.
     assert report["floor_ratio"] == pytest.approx(report["e2e_ms_per_analyzed_frame"] / report["floor_ms"], rel=0.01)
     # streams_per_core is stream-seconds over CPU-seconds, for the N-stream run.
