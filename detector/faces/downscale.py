@@ -28,15 +28,17 @@ class Downscaled:
         """Grey copy for optical flow and the scene-cut histogram, made on first use."""
         return cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY)
 
-    def to_full(self, detections: list[Detection]) -> list[Detection]:
-        """Detections found on the small copy, in the full frame's pixels."""
-        if self.scale == 1.0:
+    def to_full(self, detections: list[Detection], origin: tuple[int, int] = (0, 0)) -> list[Detection]:
+        """Detections found on the small copy, or on a window of it whose top-left corner is `origin`,
+        in the full frame's pixels."""
+        if self.scale == 1.0 and origin == (0, 0):
             return detections
+        dx, dy = origin
         k = 1.0 / self.scale
         return [
             Detection(
-                box=Box(d.box.x1 * k, d.box.y1 * k, d.box.x2 * k, d.box.y2 * k),
-                keypoints=(d.keypoints * k).astype(np.float32),
+                box=Box((d.box.x1 + dx) * k, (d.box.y1 + dy) * k, (d.box.x2 + dx) * k, (d.box.y2 + dy) * k),
+                keypoints=((d.keypoints + np.array([dx, dy], np.float32)) * k).astype(np.float32),
                 score=d.score,
             )
             for d in detections

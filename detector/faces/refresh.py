@@ -38,8 +38,7 @@ def redetect(
     found = []
     for face, (x0, y0, x1, y1) in zip(followed, windows, strict=True):
         crop = np.ascontiguousarray(frame.image[y0:y1, x0:x1])
-        local = [_shifted(d, x0, y0) for d in detector.detect(crop, min_score)]
-        best = _best_match(face.box, frame.to_full(local))
+        best = _best_match(face.box, frame.to_full(detector.detect(crop, min_score), origin=(x0, y0)))
         if best is None:
             return None
         found.append(best)
@@ -57,12 +56,6 @@ def _window(box: Box, scale: float, width: int, height: int) -> tuple[int, int, 
     x0 = min(max(0, round(cx - side / 2)), max(0, width - side))
     y0 = min(max(0, round(cy - side / 2)), max(0, height - side))
     return x0, y0, min(width, x0 + side), min(height, y0 + side)
-
-
-def _shifted(d: Detection, dx: int, dy: int) -> Detection:
-    box = Box(d.box.x1 + dx, d.box.y1 + dy, d.box.x2 + dx, d.box.y2 + dy)
-    keypoints = (d.keypoints + np.array([dx, dy], np.float32)).astype(np.float32)
-    return Detection(box=box, keypoints=keypoints, score=d.score)
 
 
 def _best_match(box: Box, candidates: list[Detection]) -> Detection | None:
