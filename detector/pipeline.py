@@ -209,7 +209,8 @@ class Analyzer:
         analysis = self.config.analysis
         session.since_detect += 1
         session.since_scan += 1
-        if cut:
+        scan_due = session.since_detect >= analysis.detect_every and session.since_scan >= analysis.scan_every
+        if cut or scan_due:  # the flow's answer would not change what happens
             return self._scan(session, frame)
         followed = session.flow.follow(frame)
         # Only when every face was followed: a face the flow lost (blur, occlusion) would otherwise
@@ -219,7 +220,7 @@ class Analyzer:
         if session.since_detect < analysis.detect_every:
             # An empty scene stays on the same cadence: a face walking in is found within k frames.
             return followed
-        if not followed or session.since_scan >= analysis.scan_every:
+        if not followed:
             return self._scan(session, frame)
         refreshed = redetect(self.detector, frame, followed, analysis.refresh_threshold)
         if refreshed is None:
