@@ -8,20 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from detector.frames import FrameReader, resolve_source
 from detector.pipeline import Analyzer
 from detector.summary import SummaryBuilder
 from detector.types import Frame, ScoreState
-from tests.helpers.analysis import analyze_file, track_ids, unique_stream_id
+from tests.helpers.analysis import analyze_file, frames_of, track_ids, unique_stream_id
 from tests.helpers.media import POOR_FRAMES, Clips
-
-
-def frames_of(path: Path, fps: float = 15) -> list[Frame]:
-    reader = FrameReader(resolve_source(str(path)), "source", fps)
-    try:
-        return list(reader)
-    finally:
-        reader.close()
 
 
 def as_stream(frames: list[Frame], stream_id: str) -> list[Frame]:

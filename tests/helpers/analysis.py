@@ -8,7 +8,7 @@ from pathlib import Path
 
 from detector.frames import FrameReader, resolve_source
 from detector.pipeline import Analyzer
-from detector.types import FrameResult
+from detector.types import Frame, FrameResult
 
 _ids = itertools.count(1)
 
@@ -16,6 +16,15 @@ _ids = itertools.count(1)
 def unique_stream_id(prefix: str = "test") -> str:
     """A stream id no other test uses, so tests can share one Analyzer without sharing state."""
     return f"{prefix}-{next(_ids)}"
+
+
+def frames_of(path: Path, fps: float = 15) -> list[Frame]:
+    """Every frame FrameReader picks from `path` at `fps` (stream id "source")."""
+    reader = FrameReader(resolve_source(str(path)), "source", fps)
+    try:
+        return list(reader)
+    finally:
+        reader.close()
 
 
 def analyze_file(analyzer: Analyzer, path: Path, fps: float = 15.0, stream_id: str | None = None) -> list[FrameResult]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,12 +15,11 @@ import torch
 
 from detector.config import Config
 from detector.faces.align import align_face
-from detector.frames import FrameReader, resolve_source
 from detector.model.network import HIDDEN, DeepfakeNet, RecurrentState, preprocess
 from detector.model.state import TrackStateStore
 from detector.pipeline import Analyzer
 from detector.types import Frame
-from tests.helpers.analysis import unique_stream_id
+from tests.helpers.analysis import frames_of, unique_stream_id
 from tests.helpers.media import Clips, Placement, compose
 
 # Identical inputs through identical code give identical numbers; carried state must move a probability
@@ -29,14 +27,6 @@ from tests.helpers.media import Clips, Placement, compose
 # its effect is small too, but never this small: the session's analyzer is seeded, the suite deterministic.
 SAME = 1e-7
 DIFFERENT = 5e-7
-
-
-def frames_of(path: Path, fps: float = 15) -> list[Frame]:
-    reader = FrameReader(resolve_source(str(path)), "source", fps)
-    try:
-        return list(reader)
-    finally:
-        reader.close()
 
 
 def probs(analyzer: Analyzer, frames: list[Frame], stream_id: str) -> list[dict[int, float | None]]:
