@@ -39,14 +39,21 @@ class LoadedModel:
 
 
 def save_checkpoint(
-    net: DeepfakeNet, path: Path, *, trained: bool, threshold: float, metrics: dict[str, Any], recipe: dict[str, Any]
+    net: DeepfakeNet,
+    path: Path,
+    *,
+    trained: bool,
+    threshold: float,
+    metrics: dict[str, Any],
+    recipe: dict[str, Any],
+    input_size: int = INPUT_SIZE,
 ) -> None:
     """Write a checkpoint (float16 weights) atomically."""
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
     payload = {
         "name": MODEL_NAME,
         "trained": trained,
-        "input_size": INPUT_SIZE,
+        "input_size": input_size,
         "threshold": threshold,
         "metrics": metrics,
         "recipe": recipe,

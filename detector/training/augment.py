@@ -15,6 +15,9 @@ import av
 import cv2
 import numpy as np
 
+# Pixel-sized parameters (blur radii, shifts) are given for a crop of this size and scaled to the crop at hand.
+REFERENCE_SIZE = 128
+
 
 @dataclass(frozen=True)
 class ColourChange:
@@ -100,7 +103,7 @@ def frequency_change(image: np.ndarray, change: FrequencyChange) -> np.ndarray:
     """Apply a FrequencyChange to a BGR uint8 image."""
     if change.factor > 1.0:
         return rescale(image, 1.0 / change.factor)
-    blurred = cv2.GaussianBlur(image, (0, 0), 1.0)
+    blurred = cv2.GaussianBlur(image, (0, 0), image.shape[0] / REFERENCE_SIZE)
     return cv2.addWeighted(image, 1.0 + change.sharpen, blurred, -change.sharpen, 0)
 
 

@@ -1,7 +1,8 @@
 """The face cache: aligned crops and keypoints of every face in a set of source items.
 
 Layout of a cache folder:
-    items/<item_id>/<frame>_<face>.png   aligned crops (INPUT_SIZE px, BGR PNG, lossless)
+    cache.json                           {"crop_size": N}: the side of every crop (absent: INPUT_SIZE)
+    items/<item_id>/<frame>_<face>.png   aligned crops (N px square, BGR PNG, lossless)
     items/<item_id>/faces.json           the item's rows (written last: its presence marks the item done)
     index.csv                            all rows: item, file, label, group, dataset, split, kind, source,
                                          frame, face, keypoints (10 numbers, crop pixels), face_px
@@ -34,6 +35,7 @@ from detector.types import Detection
 logger = logging.getLogger(__name__)
 
 INDEX = "index.csv"
+META = "cache.json"
 FIELDS = [
     "item",
     "file",
@@ -60,6 +62,7 @@ class PrepareConfig:
     max_faces: int = 4  # per image
     min_face_px: float = 40.0
     pad: float = 0.25  # constant border added around images so tight face crops are detected
+    crop_size: int = INPUT_SIZE  # side of the aligned crops; a model trained on them takes this input size
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,10 @@ class CachedFace:
 def prepare(items: list[SourceItem], detector: FaceDetector, out: Path, config: PrepareConfig) -> list[CachedFace]:
     """Detect, align and cache every item not cached yet; rewrite the index; return all rows."""
     out.mkdir(parents=True, exist_ok=True)
+    if (out / INDEX).is_file() and crop_size(out) != config.crop_size:
+        # Items already cached are skipped, so continuing would mix two crop sizes in one cache.
+        raise CacheError(f"{out} holds {crop_size(out)} px crops, not {config.crop_size}: use another --out")
+    (out / META).write_text(json.dumps({"crop_size": config.crop_size}))
     for item in tqdm(items, desc="prepare", unit="item", dynamic_ncols=True):
         folder = out / "items" / item.item_id
         if (folder / "faces.json").is_file():
@@ -109,6 +116,25 @@ def write_index(out: Path) -> list[CachedFace]:
         writer.writerows(asdict(r) for r in rows)
     logger.info("%s: %d faces from %d items", out, len(rows), len({r.item for r in rows}))
     return rows
+
+
+class CacheError(ValueError):
+    """A cache that cannot be used as asked (one line for the user)."""
+
+
+def crop_size(cache: Path) -> int:
+    """Side of the cache's crops (caches written before sizes were recorded hold INPUT_SIZE crops)."""
+    meta = cache / META
+    return int(json.loads(meta.read_text())["crop_size"]) if meta.is_file() else INPUT_SIZE
+
+
+def common_crop_size(caches: list[Path]) -> int:
+    """The crop size every cache shares; a model is trained and evaluated at one input size."""
+    sizes = {cache: crop_size(cache) for cache in caches}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{c} {n} px" for c, n in sizes.items())
+        raise CacheError(f"caches hold crops of different sizes ({listed}): prepare them with one --crop-size")
+    return next(iter(sizes.values()), INPUT_SIZE)
 
 
 def read_index(cache: Path) -> list[CachedFace]:
@@ -143,13 +169,13 @@ def _prepare_item(
         if image is None:
             raise ValueError("unreadable image")
         faces = _image_faces(image, detector, config)
-        return [_save(item, out, folder, image, det, 0, i) for i, det in enumerate(faces)]
+        return [_save(item, out, folder, image, det, 0, i, config) for i, det in enumerate(faces)]
     rows = []
     previous: Detection | None = None
     for index, frame in _video_frames(item.path, config):
         det = _follow(detector.detect(frame), previous, config.min_face_px)
         if det is not None:
-            rows.append(_save(item, out, folder, frame, det, index, 0))
+            rows.append(_save(item, out, folder, frame, det, index, 0, config))
             previous = det
     return rows
 
@@ -220,9 +246,16 @@ def _video_frames(path: Path, config: PrepareConfig) -> Iterator[tuple[int, np.n
 
 
 def _save(
-    item: SourceItem, out: Path, folder: Path, image: np.ndarray, det: Detection, frame: int, face: int
+    item: SourceItem,
+    out: Path,
+    folder: Path,
+    image: np.ndarray,
+    det: Detection,
+    frame: int,
+    face: int,
+    config: PrepareConfig,
 ) -> CachedFace:
-    aligned = align_face(image, det.keypoints, INPUT_SIZE)
+    aligned = align_face(image, det.keypoints, config.crop_size)
     path = folder / f"{frame:06d}_{face}.png"
     cv2.imwrite(str(path), aligned.crop)
     return CachedFace(

@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from detector.model.registry import INPUT_SIZE
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,6 +44,15 @@ def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stride", type=int, default=2, help="video frames between analysis frames")
     parser.add_argument("--max-faces", type=int, default=4, help="faces kept per image")
     parser.add_argument("--min-face", type=float, default=40.0, help="smallest face width in pixels")
+    parser.add_argument(
+        "--crop-size",
+        type=int,
+        default=INPUT_SIZE,
+        choices=range(64, 513, 16),
+        metavar="PX",
+        help=f"side of the aligned crops, 64-512 in steps of 16 (default {INPUT_SIZE}); a model trained on "
+        "the cache takes this input size",
+    )
     parser.set_defaults(handler=run_prepare)
 
 
@@ -49,7 +60,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     """Handler of `prepare`."""
     from detector.config import RetinaFaceConfig
     from detector.faces.retinaface import RetinaFaceDetector
-    from detector.training.cache import PrepareConfig, prepare
+    from detector.training.cache import CacheError, PrepareConfig, prepare
     from detector.training.sources import discover, package_faces
 
     items = package_faces() if args.package_faces else []
@@ -65,8 +76,13 @@ def run_prepare(args: argparse.Namespace) -> int:
         stride=args.stride,
         max_faces=args.max_faces,
         min_face_px=args.min_face,
+        crop_size=args.crop_size,
     )
-    rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
+    try:
+        rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
+    except CacheError as exc:
+        logger.error("%s", exc)
+        return 2
     print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")
     return 0
 
@@ -124,6 +140,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of `train`."""
+    from detector.training.cache import CacheError
     from detector.training.data import SplitRule
     from detector.training.train import TrainConfig, train
 
@@ -142,7 +159,11 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         lr=args.lr,
     )
-    metrics = train(config)
+    try:
+        metrics = train(config)
+    except CacheError as exc:
+        logger.error("%s", exc)
+        return 2
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -181,6 +202,7 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of `eval`."""
+    from detector.training.cache import CacheError
     from detector.training.clips import PostProcessing
     from detector.training.evaluate import EvalConfig, evaluate
 
@@ -197,7 +219,11 @@ def run_eval(args: argparse.Namespace) -> int:
         calibrate=args.calibrate,
         max_fpr=args.max_fpr,
     )
-    report = evaluate(config)
+    try:
+        report = evaluate(config)
+    except CacheError as exc:
+        logger.error("%s", exc)
+        return 2
     print(json.dumps({k: report[k] for k in ("threshold", "subset", "frame", "video")}, indent=2))
     return 0
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 import cv2
 import numpy as np
 
-from detector.training.augment import h264_roundtrip, post_augment, sample_post_augment
+from detector.training.augment import REFERENCE_SIZE, h264_roundtrip, post_augment, sample_post_augment
 from detector.training.synthesis import blend_clip
 
 
@@ -61,10 +61,11 @@ def still_sequence(
     """A `length`-frame sequence from one aligned still, with keypoints moved alike."""
     motion = sample_motion(length, rng)
     size = crop.shape[0]
+    shifts = motion.shift * (size / REFERENCE_SIZE)  # drawn in 128 px crop pixels
     frames, points = [], []
     for k in range(length):
         matrix = cv2.getRotationMatrix2D((size / 2, size / 2), float(motion.angle[k]), float(motion.scale[k]))
-        matrix[:, 2] += motion.shift[k]
+        matrix[:, 2] += shifts[k]
         moved = cv2.warpAffine(crop, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         lit = np.clip(moved.astype(np.float32) * motion.gain[k] + motion.offset[k], 0, 255).astype(np.uint8)
         frames.append(lit)

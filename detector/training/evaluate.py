@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet, preprocess
 from detector.model.registry import LoadedModel, load_model, save_checkpoint
-from detector.training.cache import CachedFace, load_crop, read_index
+from detector.training.cache import CachedFace, CacheError, common_crop_size, load_crop, read_index
 from detector.training.clips import PostProcessing, make_clip_pair, still_sequence
 from detector.training.data import SplitRule
 from detector.training.metrics import auc, average_precision, eer, rates_at, roc_curve, threshold_for_fpr
@@ -87,6 +87,12 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     """Score every selected video, write report.json and roc.png under `config.out`; return the report."""
     torch.set_num_threads(config.threads)
     model = load_model(config.weights)
+    size = common_crop_size(list(config.caches))
+    if size != model.input_size:
+        raise CacheError(
+            f"the model takes {model.input_size} px faces but the caches hold {size} px crops: "
+            f"prepare them with --crop-size {model.input_size}"
+        )
     rows = select_rows(config, _recipe(config.weights))
     videos = list(build_videos(config, rows))
     scored = [score_video(model.net, v) for v in tqdm(videos, desc="eval", unit="video", dynamic_ncols=True)]
@@ -116,7 +122,13 @@ def calibrate(config: EvalConfig, scored: list[Scored], model: LoadedModel) -> f
     }
     recipe = _recipe(config.weights)
     save_checkpoint(
-        model.net, config.calibrate, trained=model.trained, threshold=threshold, metrics=metrics, recipe=recipe
+        model.net,
+        config.calibrate,
+        trained=model.trained,
+        threshold=threshold,
+        metrics=metrics,
+        recipe=recipe,
+        input_size=model.input_size,
     )
     logger.info("threshold %.4f (was %.4f) written to %s", threshold, model.threshold, config.calibrate)
     return threshold

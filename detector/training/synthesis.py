@@ -1,9 +1,11 @@
 """Self-blended fakes (SBI: Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022).
 
-Our own implementation of the published recipe, working on the aligned 128 px crop directly (the crop
-keeps margin around the face). A face is blended with a slightly altered copy of itself inside a soft
+Our own implementation of the published recipe, working on the aligned crop directly (the crop keeps
+margin around the face). A face is blended with a slightly altered copy of itself inside a soft
 face-shaped mask, which leaves exactly the cues a face swap leaves — a blending boundary, colour and
 sharpness mismatch, small misregistration — without any identity change for the model to latch onto.
+Pixel-sized parameters are drawn for a 128 px crop and scaled to the crop at hand, so a cache prepared
+at another `--crop-size` gets the same blends at a finer grain.
 
 The clip version follows the temporal extension (FakeSTormer): the random parameters are fixed once per
 clip, the mask is rebuilt per frame from that frame's keypoints, the intensity wobbles a little, and some
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 
 from detector.training.augment import (
+    REFERENCE_SIZE,
     ColourChange,
     FrequencyChange,
     colour_change,
@@ -141,10 +144,13 @@ def draw_mask(keypoints: np.ndarray, params: MaskParams, size: int) -> np.ndarra
     polygon = hull_polygon(face_outline(keypoints), params)
     hard = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(hard, cv2.convexHull(np.round(polygon).astype(np.int32)), 255)
-    soft = _elastic(hard, params.elastic_seed, params.elastic_alpha)
-    if params.erode:
-        soft = cv2.erode(soft, np.ones((2 * params.erode + 1,) * 2, np.uint8))
-    mask = cv2.GaussianBlur(soft.astype(np.float32) / 255.0, (params.blur_kernel,) * 2, params.blur_sigma)
+    k = size / REFERENCE_SIZE  # parameters are in 128 px crop pixels
+    soft = _elastic(hard, params.elastic_seed, params.elastic_alpha * k)
+    erode = round(params.erode * k)
+    if erode:
+        soft = cv2.erode(soft, np.ones((2 * erode + 1,) * 2, np.uint8))
+    kernel = round((params.blur_kernel - 1) / 2 * k) * 2 + 1
+    mask = cv2.GaussianBlur(soft.astype(np.float32) / 255.0, (kernel, kernel), params.blur_sigma * k)
     return (mask * params.ratio).astype(np.float32)
 
 

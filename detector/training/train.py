@@ -21,7 +21,8 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet
-from detector.model.registry import INPUT_SIZE, load_model, save_checkpoint
+from detector.model.registry import load_model, save_checkpoint
+from detector.training.cache import common_crop_size
 from detector.training.data import FacePool, SplitRule, load_pools
 from detector.training.frames import PairSampler, frame_outputs, reals_per_epoch, validation_pairs
 from detector.training.metrics import auc, rates_at, threshold_for_fpr
@@ -80,6 +81,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) both stages and write `final.pt`; returns the metrics stored in it."""
     torch.set_num_threads(config.threads)
     deadline = Deadline(time.monotonic(), config.max_minutes * 60)
+    input_size = common_crop_size(list(config.caches))  # before minutes go into loading crops
     config.out.mkdir(parents=True, exist_ok=True)
     pools = load_pools(list(config.caches), config.rule)
     _log_pools(pools)
@@ -101,7 +103,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         state = None
     banks = _banks(net, pools, config, deadline, rng)
     _stage2(net, banks, config, deadline, rng, state if stage == 2 else None, history)
-    metrics = _finish(net, banks[1], config, history, deadline)
+    metrics = _finish(net, banks[1], config, history, deadline, input_size)
     return metrics
 
 
@@ -255,7 +257,12 @@ def _video_auc(net: DeepfakeNet, bank: ClipBank) -> float:
 
 
 def _finish(
-    net: DeepfakeNet, val_bank: ClipBank, config: TrainConfig, history: list[dict[str, Any]], deadline: Deadline
+    net: DeepfakeNet,
+    val_bank: ClipBank,
+    config: TrainConfig,
+    history: list[dict[str, Any]],
+    deadline: Deadline,
+    input_size: int,
 ) -> dict[str, Any]:
     """Calibrate the threshold on held-out real clips, write final.pt and summary.json."""
     probs = sequence_probs(net, val_bank)
@@ -279,18 +286,26 @@ def _finish(
         "val_clips": len(val_bank),
         "train_minutes": round((deadline.seconds - deadline.left()) / 60, 1),
     }
-    recipe = _recipe(config, history)
-    save_checkpoint(net, config.out / "final.pt", trained=True, threshold=threshold, metrics=metrics, recipe=recipe)
+    recipe = _recipe(config, history, input_size)
+    save_checkpoint(
+        net,
+        config.out / "final.pt",
+        trained=True,
+        threshold=threshold,
+        metrics=metrics,
+        recipe=recipe,
+        input_size=input_size,
+    )
     (config.out / "summary.json").write_text(json.dumps({"metrics": metrics, "recipe": recipe}, indent=2))
     logger.info("final checkpoint %s: %s", config.out / "final.pt", json.dumps(metrics))
     return metrics
 
 
-def _recipe(config: TrainConfig, history: list[dict[str, Any]]) -> dict[str, Any]:
+def _recipe(config: TrainConfig, history: list[dict[str, Any]], input_size: int) -> dict[str, Any]:
     recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     recipe["caches"] = [str(c) for c in config.caches]
     recipe["rule"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.rule).items()}
-    recipe["input_size"] = INPUT_SIZE
+    recipe["input_size"] = input_size
     recipe["history"] = history
     return recipe
 

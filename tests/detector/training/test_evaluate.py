@@ -13,7 +13,7 @@ from detector.config import RetinaFaceConfig
 from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
-from detector.training.cache import PrepareConfig, prepare
+from detector.training.cache import CacheError, PrepareConfig, prepare
 from detector.training.evaluate import EvalConfig, evaluate
 from detector.training.sources import discover
 from tests.helpers.media import MissingMedia, package_file
@@ -68,3 +68,13 @@ def test_calibrate_writes_a_checkpoint_with_the_threshold_of_the_real_frames(tin
     )
     assert report["frame"]["fpr"] == 0.0
     assert load_model(calibrated).threshold == report["threshold"] > 0.0
+
+
+def test_eval_refuses_crops_of_another_size_than_the_model_takes(tiny_cache: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "w.pt"
+    net = DeepfakeNet(pretrained_backbone=False)
+    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={}, recipe={}, input_size=192)
+    assert load_model(weights).input_size == 192
+    with pytest.raises(CacheError, match="takes 192 px faces but the caches hold 128 px crops"):
+        evaluate(EvalConfig((tiny_cache,), weights, tmp_path / "out", threads=1))
+    assert not (tmp_path / "out").exists()

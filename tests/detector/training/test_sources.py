@@ -12,7 +12,16 @@ import pytest
 
 from detector.config import RetinaFaceConfig
 from detector.faces.retinaface import RetinaFaceDetector
-from detector.training.cache import PrepareConfig, load_crop, prepare, read_index, selected_frames
+from detector.training.cache import (
+    CacheError,
+    PrepareConfig,
+    common_crop_size,
+    crop_size,
+    load_crop,
+    prepare,
+    read_index,
+    selected_frames,
+)
 from detector.training.data import SplitRule
 from detector.training.sources import discover
 from tests.helpers.media import MissingMedia, package_file, photo
@@ -97,6 +106,27 @@ def test_prepare_caches_aligned_faces(tmp_path: Path) -> None:
     crop = load_crop(tmp_path / "cache", rows[0])
     assert crop.shape == (128, 128, 3)
     assert np.all(rows[0].keypoint_array() > 20) and np.all(rows[0].keypoint_array() < 108)
+
+
+def test_prepare_at_another_crop_size_keeps_the_face_in_the_same_place(tmp_path: Path) -> None:
+    try:
+        source = package_file("skimage", "data/astronaut.png")
+    except MissingMedia as exc:
+        pytest.skip(str(exc))
+    (tmp_path / "src/person").mkdir(parents=True)
+    shutil.copy(source, tmp_path / "src/person/astronaut.png")
+    detector = RetinaFaceDetector(RetinaFaceConfig.model_validate({}))
+    small = prepare(discover(tmp_path / "src"), detector, tmp_path / "c128", PrepareConfig())
+    large = prepare(discover(tmp_path / "src"), detector, tmp_path / "c192", PrepareConfig(crop_size=192))
+    assert crop_size(tmp_path / "c128") == 128 and crop_size(tmp_path / "c192") == 192
+    assert load_crop(tmp_path / "c192", large[0]).shape == (192, 192, 3)
+    # The same alignment, scaled: keypoints in crop pixels grow by 192 / 128.
+    assert np.allclose(large[0].keypoint_array(), small[0].keypoint_array() * 1.5, atol=0.05)
+    with pytest.raises(CacheError, match="holds 192 px crops, not 128"):
+        prepare(discover(tmp_path / "src"), detector, tmp_path / "c192", PrepareConfig())
+    with pytest.raises(CacheError, match="different sizes"):
+        common_crop_size([tmp_path / "c128", tmp_path / "c192"])
+    assert common_crop_size([tmp_path / "c192"]) == 192
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not present on this machine")

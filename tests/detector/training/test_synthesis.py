@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from detector.training.face_shape import face_outline
-from detector.training.synthesis import MaskShape, blend, blend_clip, hull_polygon, sample_blend_params
+from detector.training.synthesis import MaskShape, blend, blend_clip, draw_mask, hull_polygon, sample_blend_params
 from tests.detector.training.conftest import AlignedFaces
 
 
@@ -58,3 +58,15 @@ def test_clip_keeps_real_frames_identical_where_labelled_real(aligned_faces: Ali
                 assert np.array_equal(clip.fake[t], clip.real[t])
             else:
                 assert not np.any((clip.fake[t] != clip.real[t]).any(axis=2) & (clip.masks[t] == 0))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masks_scale_with_the_crop_size(aligned_faces: AlignedFaces, seed: int) -> None:
+    # Pixel parameters are drawn for 128 px crops: a 192 px crop of the same face gets the same mask, finer.
+    params = sample_blend_params(np.random.default_rng(200 + seed)).mask
+    keypoints = aligned_faces.keypoints[seed % len(aligned_faces.keypoints)]
+    small = draw_mask(keypoints, params, 128)
+    large = draw_mask(keypoints * 1.5, params, 192)
+    shrunk = cv2.resize(large, (128, 128), interpolation=cv2.INTER_AREA)
+    assert np.abs(shrunk - small).mean() < 0.01 * max(params.ratio, 0.25)
+    assert abs(float(shrunk.sum()) - float(small.sum())) < 0.03 * float(small.sum())
