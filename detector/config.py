@@ -86,11 +86,6 @@ class ModelConfig(Section):
     backend: Literal["onnx", "torch"] = Field(
         "onnx", description="Runs the CNN: ONNX Runtime (exported from the torch model at start) or torch."
     )
-    precision: Literal["auto", "float", "int8"] = Field(
-        "auto",
-        description="CNN arithmetic with the onnx backend: int8 needs ranges stored by `deepfake-monitor quantize`; "
-        "auto uses int8 when the checkpoint has them.",
-    )
     threads: int = Field(1, ge=1, le=64, description="Intra-op threads for inference (1 is best on small CPUs).")
     batch_size: int = Field(16, ge=1, le=256, description="Largest batch of face crops per CNN call.")
 

@@ -27,7 +27,7 @@ from detector.faces.quality import assess
 from detector.faces.refresh import redetect
 from detector.faces.tracker import FaceTracker, TrackUpdate
 from detector.model.network import RecurrentState, preprocess
-from detector.model.onnx_backend import build_embedder, int8_ranges
+from detector.model.onnx_backend import build_embedder
 from detector.model.registry import LoadedModel, load_model
 from detector.model.state import TrackStateStore
 from detector.scoring import RollingScore
@@ -114,11 +114,7 @@ class Analyzer:
         self.model = model if model is not None else load_model(config.model.weights)
         threshold = config.scoring.threshold if config.scoring.threshold is not None else self.model.threshold
         self.embedder = build_embedder(
-            self.model.net,
-            self.model.input_size,
-            config.model.backend,
-            config.model.threads,
-            int8_ranges(self.model, config.model.precision),
+            self.model.net, self.model.input_size, config.model.backend, config.model.threads
         )
         self.info = ModelInfo(
             self.model.name, self.model.trained, threshold, self.model.input_size, config.scoring.uncertain_margin

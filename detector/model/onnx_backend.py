@@ -11,17 +11,14 @@ from __future__ import annotations
 import io
 import logging
 import warnings
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
 import torch
 from torch import nn
 
-from detector.model.errors import ModelLoadError
 from detector.model.network import DeepfakeNet, FrameOutput
-from detector.model.quantize import QuantizationError, quantized_graph
-from detector.model.registry import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +32,12 @@ class ExportMismatchError(RuntimeError):
 class Embedder(Protocol):
     """Crops (B, 3, S, S) float tensor → embeddings and frame logits."""
 
-    precision: str  # "float" or "int8": what actually runs
-
     def embed(self, x: torch.Tensor) -> FrameOutput: ...
 
 
 class TorchEmbedder:
     def __init__(self, net: DeepfakeNet) -> None:
         self._net = net
-        self.precision = "float"
 
     def embed(self, x: torch.Tensor) -> FrameOutput:
         with torch.inference_mode():
@@ -82,33 +76,18 @@ def export_embed_graph(net: DeepfakeNet, input_size: int) -> bytes:
     return buffer.getvalue()
 
 
-def _session(graph: bytes, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    # Two intra-op threads were erratic on 2 shared cores (RESEARCH §3): one thread per worker.
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: an int8 graph logs one warning per folded constant
-    return ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
-
-
 class OnnxEmbedder:
-    """ONNX Runtime session over the exported CNN, one intra-op thread per worker by default.
+    """ONNX Runtime session over the exported CNN, one intra-op thread per worker by default."""
 
-    With `int8` ranges (see `quantize.py`) the checked float graph is quantized before use; int8 output
-    is close to, not equal to, float output, which is why `eval --precision int8` measures it.
-    """
-
-    def __init__(self, net: DeepfakeNet, input_size: int, threads: int = 1, int8: dict[str, Any] | None = None) -> None:
-        graph = export_embed_graph(net, input_size)
-        self._session = _session(graph, threads)
+    def __init__(self, net: DeepfakeNet, input_size: int, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        # Two intra-op threads were erratic on 2 shared cores (RESEARCH §3): one thread per worker.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            export_embed_graph(net, input_size), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         self._check(net, input_size)
-        self.precision = "float"
-        if int8 is not None:
-            try:
-                self._session = _session(quantized_graph(graph, int8), threads)
-                self.precision = "int8"
-            except QuantizationError as exc:
-                logger.warning("running the CNN in float: %s", exc)
 
     def embed(self, x: torch.Tensor) -> FrameOutput:
         emb, logits = self._session.run(None, {"crops": x.numpy()})
@@ -130,19 +109,7 @@ class OnnxEmbedder:
         logger.info("ONNX CNN matches torch within %.1e", diff)
 
 
-def int8_ranges(model: LoadedModel, precision: str) -> dict[str, Any] | None:
-    """The ranges to quantize with for a `model.precision` setting (auto: int8 when the model has them)."""
-    if precision == "int8" and model.int8 is None:
-        raise ModelLoadError(f"model.precision int8: checkpoint {model.name} has no int8 ranges (run `quantize`)")
-    return model.int8 if precision in ("auto", "int8") else None
-
-
-def build_embedder(
-    net: DeepfakeNet, input_size: int, backend: str, threads: int, int8: dict[str, Any] | None = None
-) -> Embedder:
-    """The CNN runner; `int8` ranges apply to the onnx backend only (torch stays float)."""
+def build_embedder(net: DeepfakeNet, input_size: int, backend: str, threads: int) -> Embedder:
     if backend == "onnx":
-        return OnnxEmbedder(net, input_size, threads, int8)
-    if int8 is not None:
-        logger.info("the torch backend runs in float; int8 needs backend onnx")
+        return OnnxEmbedder(net, input_size, threads)
     return TorchEmbedder(net)

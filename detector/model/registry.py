@@ -1,10 +1,9 @@
 """Named models and their checkpoints.
 
 A checkpoint is a torch file holding a dict: `name`, `trained`, `input_size`, `threshold`, `metrics`,
-`state_dict` (float16 to keep the shipped file small), `recipe` and, once `deepfake-monitor quantize`
-has run, `int8`: the activation ranges that let the analyzer run the CNN in int8 (`model/quantize.py`).
-The bundled checkpoint lives in `detector/model/weights/`; without it the analyzer runs on an ImageNet
-backbone and an untrained head and says so (`model_trained: false`).
+`state_dict` (float16 to keep the shipped file small) and `recipe`. The bundled checkpoint lives in
+`detector/model/weights/`; without it the analyzer runs on an ImageNet backbone and an untrained head
+and says so (`model_trained: false`).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ class LoadedModel:
     input_size: int
     threshold: float
     metrics: dict[str, Any]
-    int8: dict[str, Any] | None = field(default=None, repr=False)  # activation ranges, if quantized
 
 
 def save_checkpoint(
@@ -49,7 +47,6 @@ def save_checkpoint(
     metrics: dict[str, Any],
     recipe: dict[str, Any],
     input_size: int = INPUT_SIZE,
-    int8: dict[str, Any] | None = None,
 ) -> None:
     """Write a checkpoint (float16 weights) atomically."""
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
@@ -62,8 +59,6 @@ def save_checkpoint(
         "recipe": recipe,
         "state_dict": state,
     }
-    if int8 is not None:
-        payload["int8"] = int8
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
@@ -90,15 +85,7 @@ def load_model(weights: Path | None) -> LoadedModel:
         input_size=int(payload.get("input_size", INPUT_SIZE)),
         threshold=float(payload.get("threshold", UNTRAINED_THRESHOLD)),
         metrics=dict(payload.get("metrics", {})),
-        int8=payload.get("int8"),
     )
-
-
-def read_recipe(path: Path | None) -> dict[str, Any]:
-    """The training recipe stored in a checkpoint (empty for none or no file)."""
-    if path is None or not path.is_file():
-        return {}
-    return dict(_read(path).get("recipe", {}))
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -20,7 +20,6 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     _add_synth(subparsers)
     _add_train(subparsers)
     _add_eval(subparsers)
-    _add_quantize(subparsers)
 
 
 def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
@@ -198,18 +197,11 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
         help="write a copy of the checkpoint whose threshold keeps --max-fpr of these real frames",
     )
     parser.add_argument("--max-fpr", type=float, default=0.05, help="false-positive rate target of --calibrate")
-    parser.add_argument(
-        "--precision",
-        choices=["float", "int8", "auto"],
-        default="float",
-        help="float: the torch network; int8 or auto: the analyzer's ONNX graph as `model.precision` runs it",
-    )
     parser.set_defaults(handler=run_eval)
 
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of `eval`."""
-    from detector.model.errors import ModelLoadError
     from detector.training.cache import CacheError
     from detector.training.clips import PostProcessing
     from detector.training.evaluate import EvalConfig, evaluate
@@ -226,42 +218,13 @@ def run_eval(args: argparse.Namespace) -> int:
         threads=args.threads,
         calibrate=args.calibrate,
         max_fpr=args.max_fpr,
-        precision=args.precision,
     )
     try:
         report = evaluate(config)
-    except (CacheError, ModelLoadError) as exc:
+    except CacheError as exc:
         logger.error("%s", exc)
         return 2
     print(json.dumps({k: report[k] for k in ("threshold", "subset", "frame", "video")}, indent=2))
-    return 0
-
-
-def _add_quantize(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "quantize", help="store int8 activation ranges in a checkpoint (measured on its training faces)"
-    )
-    parser.add_argument("--data", type=Path, nargs="+", required=True, metavar="CACHE", help="prepared caches")
-    parser.add_argument("--weights", type=Path, required=True, help="checkpoint written by train or eval")
-    parser.add_argument("--out", type=Path, required=True, metavar="OUT.pt", help="checkpoint with the ranges")
-    parser.add_argument("--pairs", type=int, default=256, help="real faces (each with its fake) to measure on")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(handler=run_quantize)
-
-
-def run_quantize(args: argparse.Namespace) -> int:
-    """Handler of `quantize`."""
-    from detector.model.errors import ModelLoadError
-    from detector.training.cache import CacheError
-    from detector.training.int8 import QuantizeConfig, quantize_checkpoint
-
-    config = QuantizeConfig(tuple(args.data), args.weights, args.out, args.pairs, args.seed)
-    try:
-        summary = quantize_checkpoint(config)
-    except (CacheError, ModelLoadError, KeyError) as exc:
-        logger.error("cannot quantize %s: %s", args.weights, exc)
-        return 2
-    print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -6,7 +6,6 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -26,16 +25,6 @@ class SplitRule:
     holdout: tuple[str, ...] = ()
     item_split: tuple[str, ...] = ()
     val_fraction: float = 0.1
-
-    @staticmethod
-    def from_recipe(recipe: dict[str, Any]) -> SplitRule:
-        """The rule a checkpoint's training recipe stored (no rule: everything is hashed at 10 %)."""
-        stored = recipe.get("rule", {})
-        return SplitRule(
-            tuple(stored.get("holdout", ())),
-            tuple(stored.get("item_split", ())),
-            float(stored.get("val_fraction", 0.1)),
-        )
 
     def role(self, row: CachedFace) -> str:
         """'train', 'val' or 'test' for one row."""

@@ -23,8 +23,7 @@ import torch
 from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet, preprocess
-from detector.model.onnx_backend import Embedder, TorchEmbedder, build_embedder, int8_ranges
-from detector.model.registry import LoadedModel, load_model, read_recipe, save_checkpoint
+from detector.model.registry import LoadedModel, load_model, save_checkpoint
 from detector.training.cache import CachedFace, CacheError, common_crop_size, load_crop, read_index
 from detector.training.clips import PostProcessing, make_clip_pair, still_sequence
 from detector.training.data import SplitRule
@@ -50,7 +49,6 @@ class EvalConfig:
     threads: int = 2
     calibrate: Path | None = None  # write a copy of the checkpoint with a threshold set on these real frames
     max_fpr: float = 0.05
-    precision: str = "float"  # float: the torch network; int8/auto: the analyzer's ONNX graph (model.precision)
 
 
 @dataclass(frozen=True)
@@ -95,25 +93,17 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             f"the model takes {model.input_size} px faces but the caches hold {size} px crops: "
             f"prepare them with --crop-size {model.input_size}"
         )
-    rows = select_rows(config, read_recipe(config.weights))
+    rows = select_rows(config, _recipe(config.weights))
     videos = list(build_videos(config, rows))
-    embedder = _embedder(model, config)
-    scored = [score_video(model.net, v, embedder) for v in tqdm(videos, desc="eval", unit="video", dynamic_ncols=True)]
+    scored = [score_video(model.net, v) for v in tqdm(videos, desc="eval", unit="video", dynamic_ncols=True)]
     threshold = model.threshold
     if config.calibrate is not None:
         threshold = calibrate(config, scored, model)
-    report = make_report(config, scored, threshold, model.name, embedder.precision)
+    report = make_report(config, scored, threshold, model.name)
     config.out.mkdir(parents=True, exist_ok=True)
     (config.out / "report.json").write_text(json.dumps(report, indent=2))
     plot_roc(scored, config.out / "roc.png")
     return report
-
-
-def _embedder(model: LoadedModel, config: EvalConfig) -> Embedder:
-    """The CNN runner: torch in float, else the analyzer's ONNX graph at the asked precision."""
-    if config.precision == "float":
-        return TorchEmbedder(model.net)
-    return build_embedder(model.net, model.input_size, "onnx", config.threads, int8_ranges(model, config.precision))
 
 
 def calibrate(config: EvalConfig, scored: list[Scored], model: LoadedModel) -> float:
@@ -128,10 +118,9 @@ def calibrate(config: EvalConfig, scored: list[Scored], model: LoadedModel) -> f
         **model.metrics,
         "threshold": threshold,
         "calibration": f"lowest threshold with <= {config.max_fpr:.0%} of {real.size} real frames above it; "
-        f"subset={config.subset}, post-processing={config.post.value}, frames per video={config.frames}, "
-        f"cnn precision={config.precision}",
+        f"subset={config.subset}, post-processing={config.post.value}, frames per video={config.frames}",
     }
-    recipe = read_recipe(config.weights)
+    recipe = _recipe(config.weights)
     save_checkpoint(
         model.net,
         config.calibrate,
@@ -140,15 +129,24 @@ def calibrate(config: EvalConfig, scored: list[Scored], model: LoadedModel) -> f
         metrics=metrics,
         recipe=recipe,
         input_size=model.input_size,
-        int8=model.int8,
     )
     logger.info("threshold %.4f (was %.4f) written to %s", threshold, model.threshold, config.calibrate)
     return threshold
 
 
+def _recipe(weights: Path | None) -> dict[str, Any]:
+    if weights is None or not weights.is_file():
+        return {}
+    payload = torch.load(weights, map_location="cpu", weights_only=True)
+    return dict(payload.get("recipe", {}))
+
+
 def select_rows(config: EvalConfig, recipe: dict[str, Any]) -> list[tuple[Path, CachedFace]]:
     """Rows of the chosen subset; 'val' applies the split rule stored in the checkpoint's recipe."""
-    rule = SplitRule.from_recipe(recipe)
+    stored = recipe.get("rule", {})
+    rule = SplitRule(
+        tuple(stored.get("holdout", ())), tuple(stored.get("item_split", ())), float(stored.get("val_fraction", 0.1))
+    )
     if config.subset == "val" and "rule" not in recipe:
         raise ValueError("--subset val needs a checkpoint that records its split rule")
     selected = []
@@ -204,12 +202,11 @@ def _tracks(entries: list[tuple[Path, CachedFace]], config: EvalConfig) -> list[
 
 
 @torch.no_grad()
-def score_video(net: DeepfakeNet, video: Video, embedder: Embedder | None = None) -> Scored:
+def score_video(net: DeepfakeNet, video: Video) -> Scored:
     """Per-frame probabilities of each track through the streaming head; max over tracks per frame."""
     per_track = []
     for track in video.tracks:
-        x = preprocess(track.crops)
-        out = embedder.embed(x) if embedder is not None else net.embed(x)
+        out = net.embed(preprocess(track.crops))
         logits, _ = net.forward_sequence(out.embeddings[None], out.frame_logits[None])
         per_track.append(torch.sigmoid(logits[0]).numpy())
     frame_scores = np.max(np.stack(per_track), axis=0)
@@ -249,9 +246,7 @@ _POST_TEXT = {
 }
 
 
-def make_report(
-    config: EvalConfig, scored: list[Scored], threshold: float, model_name: str, cnn: str = "float"
-) -> dict[str, Any]:
+def make_report(config: EvalConfig, scored: list[Scored], threshold: float, model_name: str) -> dict[str, Any]:
     """The JSON report: protocol, counts and frame/video metrics at the shipped threshold."""
     frame_labels = np.concatenate([s.frame_labels for s in scored])
     frame_scores = np.concatenate([s.frame_scores for s in scored])
@@ -270,7 +265,6 @@ def make_report(
             "face_aggregation": "max over faces per frame",
             "video_aggregation": "mean over frames per video",
             "scores": "per-frame output of the streaming CNN-LSTM (state carried across the video's frames)",
-            "cnn_precision": cnn,
             "fakes": "self-blended counterparts of each real video" if config.synth else "labelled fakes",
             "post_processing": _POST_TEXT[config.post] if config.synth else "as stored",
             "seed": config.seed,

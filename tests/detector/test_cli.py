@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 
 from detector.cli import build_parser
-from detector.model.network import DeepfakeNet
-from detector.model.registry import save_checkpoint
 from tests.helpers.media import FPS, MOVING_FRAMES, Clips
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,12 +160,6 @@ def bad_inputs(tmp: Path, clips: Clips) -> dict[str, tuple[list[str], str]]:
     typo = tmp / "typo.yaml"
     typo.write_text("analysis:\n  fpss: 10\n")
     clip = str(clips.get("poor_faces"))
-    float_only = tmp / "float.pt"
-    save_checkpoint(
-        DeepfakeNet(pretrained_backbone=False), float_only, trained=True, threshold=0.5, metrics={}, recipe={}
-    )
-    int8 = tmp / "int8.yaml"
-    int8.write_text("model:\n  precision: int8\n")
     return {
         "text file named .mp4": ([str(text)], "cannot open"),
         "0-byte file": ([str(empty)], "empty file"),
@@ -181,7 +173,6 @@ def bad_inputs(tmp: Path, clips: Clips) -> dict[str, tuple[list[str], str]]:
         "zero fps": ([clip, "--fps", "0"], "analysis.fps"),
         "typo in config": ([clip, "--config", str(typo)], "analysis.fpss"),
         "missing weights": ([clip, "--weights", str(tmp / "missing.pt")], "not found"),
-        "int8 without ranges": ([clip, "--weights", str(float_only), "--config", str(int8)], "no int8 ranges"),
     }
 
 
@@ -198,7 +189,6 @@ CASES = [
     "zero fps",
     "typo in config",
     "missing weights",
-    "int8 without ranges",
 ]
 
 

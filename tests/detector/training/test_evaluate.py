@@ -15,7 +15,6 @@ from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
 from detector.training.cache import CacheError, PrepareConfig, prepare
 from detector.training.evaluate import EvalConfig, evaluate
-from detector.training.int8 import QuantizeConfig, quantize_checkpoint
 from detector.training.sources import discover
 from tests.helpers.media import MissingMedia, package_file
 
@@ -79,34 +78,3 @@ def test_eval_refuses_crops_of_another_size_than_the_model_takes(tiny_cache: Pat
     with pytest.raises(CacheError, match="takes 192 px faces but the caches hold 128 px crops"):
         evaluate(EvalConfig((tiny_cache,), weights, tmp_path / "out", threads=1))
     assert not (tmp_path / "out").exists()
-
-
-def test_quantize_stores_ranges_that_eval_and_the_analyzer_run(tiny_cache: Path, tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    weights, quantized = tmp_path / "w.pt", tmp_path / "int8.pt"
-    recipe = {"rule": {"holdout": [], "item_split": [], "val_fraction": 0.0}}
-    net = DeepfakeNet(pretrained_backbone=True)
-    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={"m": 1}, recipe=recipe)
-
-    summary = quantize_checkpoint(QuantizeConfig((tiny_cache,), weights, quantized, pairs=16))
-
-    loaded = load_model(quantized)
-    assert summary["crops"] == 32 and loaded.int8 is not None and summary["tensors"] == len(loaded.int8["data"])
-    assert loaded.threshold == 0.5 and loaded.metrics["m"] == 1
-    floats = evaluate(EvalConfig((tiny_cache,), quantized, tmp_path / "f", synth=True, still_frames=2, threads=1))
-    int8 = evaluate(
-        EvalConfig((tiny_cache,), quantized, tmp_path / "q", synth=True, still_frames=2, threads=1, precision="int8")
-    )
-    assert floats["protocol"]["cnn_precision"] == "float" and int8["protocol"]["cnn_precision"] == "int8"
-    assert int8["frame"]["count"] == floats["frame"]["count"]
-    assert int8["videos"] != floats["videos"]  # really another graph
-    assert max(abs(int8["videos"][k] - v) for k, v in floats["videos"].items()) < 0.25
-
-
-def test_quantize_refuses_caches_of_another_crop_size(tiny_cache: Path, tmp_path: Path) -> None:
-    weights = tmp_path / "w.pt"
-    net = DeepfakeNet(pretrained_backbone=False)
-    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={}, recipe={}, input_size=160)
-    with pytest.raises(CacheError, match="takes 160 px"):
-        quantize_checkpoint(QuantizeConfig((tiny_cache,), weights, tmp_path / "q.pt"))
-    assert not (tmp_path / "q.pt").exists()
