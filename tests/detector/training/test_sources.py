@@ -91,7 +91,8 @@ def test_video_sampling_takes_runs_of_consecutive_analysis_frames() -> None:
     assert frames[:8] == list(range(0, 16, 2))
 
 
-def test_prepare_caches_aligned_faces(tmp_path: Path) -> None:
+def _astronaut_folder(tmp_path: Path) -> Path:
+    """tmp_path/src/person/astronaut.png (scikit-image's photo): one person, one face."""
     try:
         source = package_file("skimage", "data/astronaut.png")
         photo("astronaut")
@@ -99,6 +100,11 @@ def test_prepare_caches_aligned_faces(tmp_path: Path) -> None:
         pytest.skip(str(exc))
     (tmp_path / "src/person").mkdir(parents=True)
     shutil.copy(source, tmp_path / "src/person/astronaut.png")
+    return tmp_path / "src"
+
+
+def test_prepare_caches_aligned_faces(tmp_path: Path) -> None:
+    _astronaut_folder(tmp_path)
     detector = RetinaFaceDetector(RetinaFaceConfig.model_validate({}))
     rows = prepare(discover(tmp_path / "src"), detector, tmp_path / "cache", PrepareConfig())
     assert len(rows) == 1 and rows[0].label == 0 and rows[0].group == "person"
@@ -109,12 +115,7 @@ def test_prepare_caches_aligned_faces(tmp_path: Path) -> None:
 
 
 def test_prepare_at_another_crop_size_keeps_the_face_in_the_same_place(tmp_path: Path) -> None:
-    try:
-        source = package_file("skimage", "data/astronaut.png")
-    except MissingMedia as exc:
-        pytest.skip(str(exc))
-    (tmp_path / "src/person").mkdir(parents=True)
-    shutil.copy(source, tmp_path / "src/person/astronaut.png")
+    _astronaut_folder(tmp_path)
     detector = RetinaFaceDetector(RetinaFaceConfig.model_validate({}))
     small = prepare(discover(tmp_path / "src"), detector, tmp_path / "c128", PrepareConfig())
     large = prepare(discover(tmp_path / "src"), detector, tmp_path / "c192", PrepareConfig(crop_size=192))
