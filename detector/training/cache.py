@@ -89,9 +89,11 @@ class CachedFace:
 def prepare(items: list[SourceItem], detector: FaceDetector, out: Path, config: PrepareConfig) -> list[CachedFace]:
     """Detect, align and cache every item not cached yet; rewrite the index; return all rows."""
     out.mkdir(parents=True, exist_ok=True)
-    if (out / INDEX).is_file() and crop_size(out) != config.crop_size:
-        # Items already cached are skipped, so continuing would mix two crop sizes in one cache.
-        raise CacheError(f"{out} holds {crop_size(out)} px crops, not {config.crop_size}: use another --out")
+    held = crop_size(out)
+    # Items already cached are skipped, so continuing would mix two crop sizes in one cache. Look for
+    # items, not the index: an interrupted run leaves items but writes the index only at the end.
+    if (out / "items").is_dir() and held != config.crop_size:
+        raise CacheError(f"{out} holds {held} px crops, not {config.crop_size}: use another --out")
     (out / META).write_text(json.dumps({"crop_size": config.crop_size}))
     for item in tqdm(items, desc="prepare", unit="item", dynamic_ncols=True):
         folder = out / "items" / item.item_id

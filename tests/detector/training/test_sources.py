@@ -125,6 +125,9 @@ def test_prepare_at_another_crop_size_keeps_the_face_in_the_same_place(tmp_path:
     assert np.allclose(large[0].keypoint_array(), small[0].keypoint_array() * 1.5, atol=0.05)
     with pytest.raises(CacheError, match="holds 192 px crops, not 128"):
         prepare(discover(tmp_path / "src"), detector, tmp_path / "c192", PrepareConfig())
+    (tmp_path / "c192/index.csv").unlink()  # as a run stopped before its last step leaves it
+    with pytest.raises(CacheError, match="holds 192 px crops, not 128"):
+        prepare(discover(tmp_path / "src"), detector, tmp_path / "c192", PrepareConfig())
     with pytest.raises(CacheError, match="different sizes"):
         common_crop_size([tmp_path / "c128", tmp_path / "c192"])
     assert common_crop_size([tmp_path / "c192"]) == 192
