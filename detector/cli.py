@@ -17,6 +17,7 @@ from detector.config import ConfigError, load_config
 from detector.faces.base import FaceDetectorError
 from detector.frames import SourceError
 from detector.model.errors import ModelLoadError
+from detector.training.cache import CacheError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (SourceError, ConfigError, ModelLoadError, FaceDetectorError, FileNotFoundError) as exc:
+    except (SourceError, ConfigError, ModelLoadError, FaceDetectorError, CacheError, FileNotFoundError) as exc:
         print(f"deepfake-monitor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -60,7 +60,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     """Handler of `prepare`."""
     from detector.config import RetinaFaceConfig
     from detector.faces.retinaface import RetinaFaceDetector
-    from detector.training.cache import CacheError, PrepareConfig, prepare
+    from detector.training.cache import PrepareConfig, prepare
     from detector.training.sources import discover, package_faces
 
     items = package_faces() if args.package_faces else []
@@ -78,11 +78,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         min_face_px=args.min_face,
         crop_size=args.crop_size,
     )
-    try:
-        rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
-    except CacheError as exc:
-        logger.error("%s", exc)
-        return 2
+    rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
     print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")
     return 0
 
@@ -140,7 +136,6 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of `train`."""
-    from detector.training.cache import CacheError
     from detector.training.data import SplitRule
     from detector.training.train import TrainConfig, train
 
@@ -159,11 +154,7 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         lr=args.lr,
     )
-    try:
-        metrics = train(config)
-    except CacheError as exc:
-        logger.error("%s", exc)
-        return 2
+    metrics = train(config)
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -202,7 +193,6 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Handler of `eval`."""
-    from detector.training.cache import CacheError
     from detector.training.clips import PostProcessing
     from detector.training.evaluate import EvalConfig, evaluate
 
@@ -219,11 +209,7 @@ def run_eval(args: argparse.Namespace) -> int:
         calibrate=args.calibrate,
         max_fpr=args.max_fpr,
     )
-    try:
-        report = evaluate(config)
-    except CacheError as exc:
-        logger.error("%s", exc)
-        return 2
+    report = evaluate(config)
     print(json.dumps({k: report[k] for k in ("threshold", "subset", "frame", "video")}, indent=2))
     return 0
 

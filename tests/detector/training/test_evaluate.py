@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from detector.cli import main
 from detector.config import RetinaFaceConfig
 from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.network import DeepfakeNet
@@ -78,3 +79,17 @@ def test_eval_refuses_crops_of_another_size_than_the_model_takes(tiny_cache: Pat
     with pytest.raises(CacheError, match="takes 192 px faces but the caches hold 128 px crops"):
         evaluate(EvalConfig((tiny_cache,), weights, tmp_path / "out", threads=1))
     assert not (tmp_path / "out").exists()
+
+
+def test_eval_command_reports_a_crop_size_mismatch_in_one_line(
+    tiny_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = tmp_path / "w.pt"
+    net = DeepfakeNet(pretrained_backbone=False)
+    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={}, recipe={}, input_size=192)
+
+    code = main(["eval", str(tiny_cache), "--weights", str(weights), "--out", str(tmp_path / "out")])
+
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("deepfake-monitor: error: ") and "--crop-size 192" in line
