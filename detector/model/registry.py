@@ -65,6 +65,17 @@ def save_checkpoint(
     tmp.replace(path)
 
 
+def recalibrated(weights: Path | None, out: Path, threshold: float, note: str) -> None:
+    """Copy a checkpoint (default: the bundled one) with a new threshold and a note on how it was set."""
+    payload = _read(weights if weights is not None else BUNDLED_WEIGHTS)
+    payload["threshold"] = float(threshold)
+    payload["metrics"] = {**payload.get("metrics", {}), "threshold": float(threshold), "calibration": note}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(out)
+
+
 def load_model(weights: Path | None) -> LoadedModel:
     """Load `weights`, else the bundled checkpoint, else an untrained model on ImageNet features."""
     path = weights if weights is not None else (BUNDLED_WEIGHTS if BUNDLED_WEIGHTS.is_file() else None)
