@@ -27,7 +27,7 @@ class WarpParams:
 
     mask: MaskParams
     seed: int  # of the two coarse noise fields the warp moves between
-    amplitude: float  # peak displacement, 128 px crop pixels
+    amplitude: float  # displacement scale, 128 px crop pixels (the field stays within twice it)
     grid: int  # coarse grid side: small = broad drift, large = local feature wobble
     speed: float  # radians of drift phase per frame (clips)
     phase: float  # where the drift starts
