@@ -183,7 +183,7 @@ def train_epoch(
             loss.backward()
             optimizer.step()
             # Truncated BPTT: carry the state to the next window but not its gradient.
-            state = (state[0].detach(), state[1].detach())
+            state = (state[0].detach(), state[1].detach(), state[2].detach())
             losses.append(loss.item())
     return float(np.mean(losses)) if losses else float("nan")
 
