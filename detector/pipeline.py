@@ -244,7 +244,7 @@ class Analyzer:
         started = time.thread_time()
         out = []
         for tracked in faces:
-            aligned = align_face(frame.image, tracked.detection.keypoints, self.info.input_size)
+            aligned = align_face(frame.image, tracked.detection.keypoints, self.info.input_size, self.model.crop_zoom)
             quality = assess(tracked.detection, aligned, self.config.scoring)
             out.append(_Pending(frame_index, tracked, aligned, quality))
         self.times.align += time.thread_time() - started

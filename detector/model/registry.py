@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from detector.faces.align import ZOOM
 from detector.model.errors import ModelLoadError
 from detector.model.network import CELL_INPUT, PROJ, DeepfakeNet
 
@@ -36,6 +37,7 @@ class LoadedModel:
     input_size: int
     threshold: float
     metrics: dict[str, Any]
+    crop_zoom: float = ZOOM  # the alignment zoom the model was trained at
 
 
 def save_checkpoint(
@@ -47,6 +49,7 @@ def save_checkpoint(
     metrics: dict[str, Any],
     recipe: dict[str, Any],
     input_size: int = INPUT_SIZE,
+    crop_zoom: float = ZOOM,
 ) -> None:
     """Write a checkpoint (float16 weights) atomically."""
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
@@ -54,6 +57,7 @@ def save_checkpoint(
         "name": MODEL_NAME,
         "trained": trained,
         "input_size": input_size,
+        "crop_zoom": crop_zoom,
         "threshold": threshold,
         "metrics": metrics,
         "recipe": recipe,
@@ -97,6 +101,7 @@ def load_model(weights: Path | None) -> LoadedModel:
         input_size=int(payload.get("input_size", INPUT_SIZE)),
         threshold=float(payload.get("threshold", UNTRAINED_THRESHOLD)),
         metrics=dict(payload.get("metrics", {})),
+        crop_zoom=float(payload.get("crop_zoom", ZOOM)),
     )
 
 

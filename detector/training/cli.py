@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from detector.faces.align import ZOOM
 from detector.model.registry import INPUT_SIZE
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,14 @@ def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
         help=f"side of the aligned crops, 64-512 in steps of 16 (default {INPUT_SIZE}); a model trained on "
         "the cache takes this input size",
     )
+    parser.add_argument(
+        "--crop-zoom",
+        type=float,
+        default=ZOOM,
+        metavar="Z",
+        help=f"alignment zoom, 0.5-1.2 (default {ZOOM}; larger = tighter crop with less background); a model "
+        "trained on the cache aligns faces at this zoom when it serves",
+    )
     parser.set_defaults(handler=run_prepare)
 
 
@@ -70,9 +79,11 @@ def run_prepare(args: argparse.Namespace) -> int:
     """Handler of `prepare`."""
     from detector.config import RetinaFaceConfig
     from detector.faces.retinaface import RetinaFaceDetector
-    from detector.training.cache import PrepareConfig, prepare
+    from detector.training.cache import CacheError, PrepareConfig, prepare
     from detector.training.sources import discover, from_labelled, package_faces
 
+    if not 0.5 <= args.crop_zoom <= 1.2:
+        raise CacheError(f"--crop-zoom must be between 0.5 and 1.2, not {args.crop_zoom}")
     items = package_faces() if args.package_faces else []
     for manifest in args.manifest:
         root = manifest if manifest.is_dir() else manifest.parent
@@ -91,6 +102,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         max_faces=args.max_faces,
         min_face_px=args.min_face,
         crop_size=args.crop_size,
+        crop_zoom=args.crop_zoom,
     )
     rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
     print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
-from detector.training.cache import common_crop_size
+from detector.training.cache import common_crop_size, common_crop_zoom
 from detector.training.data import FacePool, SplitRule, load_pools
 from detector.training.dev import describe, dev_bank, frame_model_scores, head_scores, load_dev
 from detector.training.frames import FakeMix, PairSampler, frame_outputs, reals_per_epoch, validation_pairs
@@ -86,6 +86,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     torch.set_num_threads(config.threads)
     deadline = Deadline(time.monotonic(), config.max_minutes * 60)
     input_size = common_crop_size(list(config.caches))  # before minutes go into loading crops
+    zoom = common_crop_zoom(list(config.caches) + list(config.dev))
     config.out.mkdir(parents=True, exist_ok=True)
     pools = load_pools(list(config.caches), config.rule)
     _log_pools(pools)
@@ -111,7 +112,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     _keep_best_dev(net, config.out, history)
     banks = _banks(net, pools, config, deadline, rng)
     _stage2(net, banks, config, deadline, rng, state if stage == 2 else None, history, dev)
-    metrics = _finish(net, banks[1], config, history, deadline, input_size)
+    metrics = _finish(net, banks[1], config, history, deadline, input_size, zoom)
     if dev is not None:
         metrics["dev_frame_model"] = frame_model_scores(net, dev).report()
         metrics["dev_with_head"] = head_scores(net, dev, dev_bank(net, dev)).report()
@@ -325,6 +326,7 @@ def _finish(
     history: list[dict[str, Any]],
     deadline: Deadline,
     input_size: int,
+    zoom: float,
 ) -> dict[str, Any]:
     """Calibrate the threshold on held-out real clips, write final.pt and summary.json."""
     probs = sequence_probs(net, val_bank)
@@ -357,6 +359,7 @@ def _finish(
         metrics=metrics,
         recipe=recipe,
         input_size=input_size,
+        crop_zoom=zoom,
     )
     (config.out / "summary.json").write_text(json.dumps({"metrics": metrics, "recipe": recipe}, indent=2))
     logger.info("final checkpoint %s: %s", config.out / "final.pt", json.dumps(metrics))
