@@ -171,6 +171,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-match-quality", action="store_true", help="do not soften the sharper crop of a labelled pair"
     )
+    parser.add_argument(
+        "--average-epochs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --dev: also try the mean weights of the last N epochs and keep them if dev AUC is no worse",
+    )
     parser.set_defaults(handler=run_train)
 
 
@@ -195,6 +202,7 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         lr=args.lr,
         dev=tuple(args.dev),
+        average=args.average_epochs,
         mix=FakeMix(labelled=args.labelled_share, warp=args.warp_share, match_quality=not args.no_match_quality),
     )
     metrics = train(config)

@@ -145,3 +145,12 @@ def test_a_few_steps_on_labelled_fake_clips_lower_the_loss(aligned_faces: Aligne
     with torch.no_grad():
         final = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y).item()
     assert final < 0.9 * first
+
+
+def test_weight_averaging_takes_the_mean_of_float_tensors_and_keeps_counters() -> None:
+    from detector.training.train import average_weights
+
+    a = {"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(5)}
+    b = {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(7)}
+    mean = average_weights([a, b])
+    assert torch.equal(mean["w"], torch.tensor([2.0, 4.0])) and int(mean["n"]) == 7
