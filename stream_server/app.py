@@ -30,6 +30,7 @@ from stream_server.auth import AuthGate, TokenSetting, resolve_token
 from stream_server.context import ServerContext, context_of
 from stream_server.hub import AnalyzerWithInfo, Hub, HubFull
 from stream_server.ingest.rtsp import RtspSource, parse_camera_url
+from stream_server.sink import LocalSink
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster, serve_client
 
@@ -49,7 +50,7 @@ def create_app(
     `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit."""
     store = ScoreStore(config.store)
     broadcaster = Broadcaster()
-    hub = Hub(analyzer, config, store, broadcaster.publish)
+    hub = Hub(analyzer, config, LocalSink(store, broadcaster.publish))
     ctx = ServerContext(config, hub, store, broadcaster, time.monotonic())
     setting = resolve_token(config.server, os.environ if environ is None else environ)
     gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock)
