@@ -154,8 +154,9 @@ def test_six_cameras_each_run_by_exactly_one_worker(cluster: Deployment) -> None
     assert {w: len(c) for w, c in running.items()} == {"worker-a": 3, "worker-b": 3}  # balanced
     assert set().union(*running.values()) == set(owners)
     wait_for(lambda: set(cluster.scores()) == set(owners), 10, "scores of every camera in the gateway's store")
-    snapshot = httpx.get(f"{cluster.url}/api/streams/{next(iter(owners))}/snapshot.jpg")
-    assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"  # the worker's JPEG, by reference
+    snapshot_url = f"{cluster.url}/api/streams/{next(iter(owners))}/snapshot.jpg"
+    snapshot = wait_for(lambda: (r := httpx.get(snapshot_url)).status_code == 200 and r, 10, "a thumbnail")
+    assert snapshot.content[:2] == b"\xff\xd8"  # the JPEG the worker left in Redis, fetched by reference
     health = cluster.health()
     assert health["status"] == "ok" and health["cluster"]["model_mismatch"] is False
     assert SECRET not in json.dumps(health) and SECRET not in str(cluster.streams())
