@@ -1,8 +1,8 @@
 """`serve --role worker`: run cameras the cluster assigns by lease, analyze them, send results to Redis.
 
 No HTTP server and no store: a worker is the hub, the analyzer, the Redis outbox and this loop. Every
-`cluster.heartbeat_s` one round heartbeats, drops cameras removed from the desired set or leased by
-someone else, renews the rest, claims or gives up cameras as `placement.plan` says, re-announces the
+`cluster.heartbeat_s` one round drops cameras removed from the desired set or leased by
+someone else, renews the rest, claims or gives up cameras as `placement.plan` says, heartbeats, re-announces the
 status of what it runs (so a restarted gateway learns it) and leaves fresh thumbnails in Redis.
 """
 
@@ -94,8 +94,6 @@ class WorkerNode:
             await asyncio.sleep(self._config.cluster.heartbeat_s)
 
     async def round(self) -> None:
-        if not await self._identity.heartbeat(self._info()):
-            raise IdentityLost(f"another process now runs as worker '{self._identity.worker}'")
         desired = await read_cameras(self._redis, self._keys)
         await self._stop([c for c in self._running if c not in desired], release=True)
         taken = await self._leases.renew(sorted(self._running))
@@ -103,6 +101,9 @@ class WorkerNode:
             logger.warning("camera(s) %s now leased by another worker: stopping them here", ", ".join(taken))
             await self._stop(taken, release=False)
         await self._place(desired)
+        # The heartbeat comes last, so the cameras it lists are those held once this round's changes are made.
+        if not await self._identity.heartbeat(self._info()):
+            raise IdentityLost(f"another process now runs as worker '{self._identity.worker}'")
         for camera in sorted(self._running):
             self._hub.announce(camera)
         await self._send_thumbnails()
