@@ -2,13 +2,14 @@
 
 No HTTP server and no store: a worker is the hub, the analyzer, the Redis outbox and this loop. Every
 `cluster.heartbeat_s` one round drops cameras removed from the desired set or leased by
-someone else, renews the rest, claims or gives up cameras as `placement.plan` says, heartbeats, re-announces the
-status of what it runs (so a restarted gateway learns it) and leaves fresh thumbnails in Redis.
+someone else, renews the rest, claims or gives up cameras as `placement.plan` says, heartbeats and re-announces the
+status of what it runs (so a restarted gateway learns it). A second loop leaves fresh thumbnails in Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -94,19 +95,27 @@ class WorkerNode:
             await asyncio.sleep(self._config.cluster.heartbeat_s)
 
     async def round(self) -> None:
-        desired = await read_cameras(self._redis, self._keys)
-        await self._stop([c for c in self._running if c not in desired], release=True)
+        # Renewing comes first: it is what keeps our cameras ours, and the rest of a round can be slow
+        # on a busy machine.
         taken = await self._leases.renew(sorted(self._running))
         if taken:
             logger.warning("camera(s) %s now leased by another worker: stopping them here", ", ".join(taken))
             await self._stop(taken, release=False)
+        desired = await read_cameras(self._redis, self._keys)
+        await self._stop([c for c in self._running if c not in desired], release=True)
         await self._place(desired)
-        # The heartbeat comes last, so the cameras it lists are those held once this round's changes are made.
+        # The heartbeat comes after placement, so the cameras it lists are those held once this round is done.
         if not await self._identity.heartbeat(self._info()):
             raise IdentityLost(f"another process now runs as worker '{self._identity.worker}'")
         for camera in sorted(self._running):
             self._hub.announce(camera)
-        await self._send_thumbnails()
+
+    async def run_thumbnails(self) -> None:
+        """Every heartbeat, apart from the rounds: encoding pictures must never delay a lease renewal."""
+        while True:
+            with contextlib.suppress(*REDIS_DOWN):  # the rounds log outages; a missed picture just expires
+                await self._send_thumbnails()
+            await asyncio.sleep(self._config.cluster.heartbeat_s)
 
     async def leave(self) -> None:
         """Clean shutdown: stop the cameras, give their leases and the id up, send what is buffered."""

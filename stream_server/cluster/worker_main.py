@@ -67,7 +67,11 @@ async def _serve(node: WorkerNode, outbox: RedisOutbox) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(outbox.run(), name="outbox"), asyncio.create_task(node.run(), name="cluster")]
+    tasks = [
+        asyncio.create_task(outbox.run(), name="outbox"),
+        asyncio.create_task(node.run(), name="cluster"),
+        asyncio.create_task(node.run_thumbnails(), name="thumbnails"),
+    ]
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, tasks[1]], return_when=asyncio.FIRST_COMPLETED)
     for task in (*tasks, waiter):

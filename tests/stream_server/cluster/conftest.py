@@ -108,22 +108,23 @@ class Node:
 
 
 def write_config(path: Path, redis_url: str, port: int, db: Path, **overrides: dict[str, Any]) -> Path:
-    """A light config for a loaded 2-core machine: 2 analyzed frames per second, short leases."""
+    """A light config for a loaded 2-core machine: 2 analyzed frames per second, 5 s leases."""
     data: dict[str, Any] = {
         "analysis": {"fps": 2},
         "server": {"port": port, "max_streams": 6},
         "store": {"path": str(db)},
         "rtsp": {
-            "open_timeout_s": 3,
-            "read_timeout_s": 3,
-            "stall_s": 2,
+            # Generous: on a loaded 2-core machine six cameras connecting at once can take seconds.
+            "open_timeout_s": 10,
+            "read_timeout_s": 10,
+            "stall_s": 5,
             "backoff_initial_s": 0.5,
             "backoff_max_s": 2,
             "allow_networks": ["127.0.0.0/8"],
         },
         "cluster": {
             "redis_url": redis_url,
-            "lease_s": 3,
+            "lease_s": 5,
             "heartbeat_s": 1,
             "reconnect_max_s": 1,
             "thumbnail_ttl_s": 3,
