@@ -28,6 +28,7 @@ from detector.config import Config
 from detector.frames import SourceError
 from stream_server.api import routes
 from stream_server.auth import AuthGate, TokenSetting, resolve_token
+from stream_server.cluster.codec import with_owner
 from stream_server.cluster.gateway import GatewayCluster
 from stream_server.cluster.routes import routes as cluster_routes
 from stream_server.context import ServerContext, context_of
@@ -56,8 +57,9 @@ def create_app(
     `gateway` makes it a cluster gateway: cameras go to the workers through `cluster.redis_url`."""
     store = ScoreStore(config.store)
     broadcaster = Broadcaster()
-    hub = Hub(analyzer, config, LocalSink(store, broadcaster.publish))
     cluster = GatewayCluster(config, store, broadcaster.publish, analyzer.info) if gateway else None
+    publish = broadcaster.publish if cluster is None else partial(_publish_owned, broadcaster, cluster.node)
+    hub = Hub(analyzer, config, LocalSink(store, publish))
     ctx = ServerContext(config, hub, store, broadcaster, time.monotonic(), cluster)
     setting = resolve_token(config.server, os.environ if environ is None else environ)
     gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock)
@@ -65,6 +67,11 @@ def create_app(
     app.state.ctx = ctx
     app.state.token = setting
     return app
+
+
+def _publish_owned(broadcaster: Broadcaster, node: str, out: list[Message]) -> None:
+    """The gateway's own streams (calls, uploads) name it as their owner, as cluster cameras do theirs."""
+    broadcaster.publish([with_owner(m, node) for m in out])
 
 
 def _routes(config: Config, gateway: bool) -> list[BaseRoute]:

@@ -29,6 +29,13 @@ class Entry:
     messages: tuple[Message, ...]
 
 
+def with_owner(message: Message, owner: str) -> Message:
+    """Status messages of a cluster say which node runs the stream (the dashboard shows it)."""
+    if message.get("type") != "status":
+        return message
+    return {**message, "stream": {**message["stream"], "owner": owner}}
+
+
 def encode(worker: str, messages: list[Message]) -> dict[str, str]:
     return {"w": worker, "m": json.dumps(messages, separators=(",", ":"))}
 

@@ -52,7 +52,7 @@ class RedisOutbox:
         """Nothing to do here: the event message that follows carries the alert."""
 
     def publish(self, out: list[Message]) -> None:
-        batch = [self._stamp(m) for m in out]
+        batch = [codec.with_owner(m, self._worker) for m in out]
         self._batches.append(batch)
         self.buffered += len(batch)
         while self.buffered > self._config.buffer_messages and len(self._batches) > 1:
@@ -113,9 +113,3 @@ class RedisOutbox:
             sent = self._batches.popleft()
             self.buffered -= len(sent)
             self.sent += len(sent)
-
-    def _stamp(self, message: Message) -> Message:
-        """Status messages say which worker owns the stream (the dashboard shows it)."""
-        if message.get("type") != "status":
-            return message
-        return {**message, "stream": {**message["stream"], "owner": self._worker}}

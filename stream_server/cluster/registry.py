@@ -100,6 +100,8 @@ class Identity:
                     "give this one a different cluster.node_id (--node-id)"
                 )
             await asyncio.sleep(_POLL_S)
+        # A record left by a predecessor that died describes cameras this process does not run.
+        await self._redis.hdel(self._keys.workers, self.worker)
 
     async def heartbeat(self, info: WorkerInfo) -> bool:
         """Renew the id and publish the heartbeat; False when another process holds the id now."""
