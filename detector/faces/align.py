@@ -23,22 +23,22 @@ from detector.types import AlignedFace
 ARCFACE_SIZE = 112
 # InsightFace's own template (insightface.utils.face_align), so crops stay comparable with its tools.
 ARCFACE_TEMPLATE = np.asarray(face_align.arcface_dst, dtype=np.float64)
-ZOOM = 0.75  # the ArcFace template scaled by this leaves chin and forehead inside the crop
+ZOOM = 0.75  # the ArcFace template scaled by this leaves chin and forehead inside the crop (the default)
 CENTER = (56.0, 64.0)  # point of the 112 px ArcFace frame placed at the crop's centre
 EYE_WEIGHT = 10.0
 _WEIGHTS = np.array([EYE_WEIGHT, EYE_WEIGHT, 1.0, 1.0, 1.0])
 
 
-def template(size: int) -> np.ndarray:
+def template(size: int, zoom: float = ZOOM) -> np.ndarray:
     """Where the 5 keypoints land in a `size` px crop, (5, 2) like `AlignedFace.keypoints`."""
-    to_crop = _to_crop(size)
+    to_crop = _to_crop(size, zoom)
     return ARCFACE_TEMPLATE @ to_crop[:, :2].T + to_crop[:, 2]
 
 
-def align_face(image: np.ndarray, keypoints: np.ndarray, size: int) -> AlignedFace:
-    """Warp `image` so the 5 keypoints land on `template(size)`; outside the frame is black."""
+def align_face(image: np.ndarray, keypoints: np.ndarray, size: int, zoom: float = ZOOM) -> AlignedFace:
+    """Warp `image` so the 5 keypoints land on `template(size, zoom)`; outside the frame is black."""
     points = np.asarray(keypoints, np.float64).reshape(5, 2)
-    matrix = similarity(points, template(size), _WEIGHTS)
+    matrix = similarity(points, template(size, zoom), _WEIGHTS)
     crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     kps = points @ matrix[:, :2].T + matrix[:, 2]
     return AlignedFace(crop=crop, matrix=matrix, keypoints=kps.astype(np.float32))
@@ -58,9 +58,9 @@ def similarity(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> np.ndar
     return np.hstack([scale * rotation, shift[:, None]])
 
 
-def _to_crop(size: int) -> np.ndarray:
+def _to_crop(size: int, zoom: float = ZOOM) -> np.ndarray:
     """2×3 affine from the 112 px ArcFace frame to a zoomed-out `size` px crop."""
-    scale = ZOOM * size / ARCFACE_SIZE
+    scale = zoom * size / ARCFACE_SIZE
     return np.array(
         [[scale, 0.0, size / 2 - scale * CENTER[0]], [0.0, scale, size / 2 - scale * CENTER[1]]],
         dtype=np.float64,

@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
+from detector.faces.align import ZOOM
 from detector.model.errors import ModelLoadError
-from detector.model.network import DeepfakeNet
+from detector.model.network import CELL_INPUT, PROJ, DeepfakeNet
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class LoadedModel:
     input_size: int
     threshold: float
     metrics: dict[str, Any]
+    crop_zoom: float = ZOOM  # the alignment zoom the model was trained at
 
 
 def save_checkpoint(
@@ -47,6 +49,7 @@ def save_checkpoint(
     metrics: dict[str, Any],
     recipe: dict[str, Any],
     input_size: int = INPUT_SIZE,
+    crop_zoom: float = ZOOM,
 ) -> None:
     """Write a checkpoint (float16 weights) atomically."""
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
@@ -54,6 +57,7 @@ def save_checkpoint(
         "name": MODEL_NAME,
         "trained": trained,
         "input_size": input_size,
+        "crop_zoom": crop_zoom,
         "threshold": threshold,
         "metrics": metrics,
         "recipe": recipe,
@@ -63,6 +67,17 @@ def save_checkpoint(
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
+
+
+def recalibrated(weights: Path | None, out: Path, threshold: float, note: str) -> None:
+    """Copy a checkpoint (default: the bundled one) with a new threshold and a note on how it was set."""
+    payload = _read(weights if weights is not None else BUNDLED_WEIGHTS)
+    payload["threshold"] = float(threshold)
+    payload["metrics"] = {**payload.get("metrics", {}), "threshold": float(threshold), "calibration": note}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(out)
 
 
 def load_model(weights: Path | None) -> LoadedModel:
@@ -75,7 +90,8 @@ def load_model(weights: Path | None) -> LoadedModel:
     payload = _read(path)
     net = DeepfakeNet(pretrained_backbone=False)
     try:
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+        state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        net.load_state_dict(_with_motion_inputs(state))
     except (RuntimeError, KeyError) as exc:
         raise ModelLoadError(f"checkpoint {path} does not fit model {MODEL_NAME}: {exc}") from exc
     return LoadedModel(
@@ -85,7 +101,18 @@ def load_model(weights: Path | None) -> LoadedModel:
         input_size=int(payload.get("input_size", INPUT_SIZE)),
         threshold=float(payload.get("threshold", UNTRAINED_THRESHOLD)),
         metrics=dict(payload.get("metrics", {})),
+        crop_zoom=float(payload.get("crop_zoom", ZOOM)),
     )
+
+
+def _with_motion_inputs(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Checkpoints from before the cell saw frame-to-frame change (v1) get zero weights for that input,
+    which gives exactly their old outputs."""
+    weight = state.get("cell.weight_ih")
+    if weight is None or weight.shape[1] != PROJ + 1:
+        return state
+    motion = weight.new_zeros(weight.shape[0], CELL_INPUT - weight.shape[1])
+    return {**state, "cell.weight_ih": torch.cat([weight[:, :PROJ], motion, weight[:, PROJ:]], dim=1)}
 
 
 def _read(path: Path) -> dict[str, Any]:

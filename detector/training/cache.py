@@ -1,11 +1,13 @@
 """The face cache: aligned crops and keypoints of every face in a set of source items.
 
 Layout of a cache folder:
-    cache.json                           {"crop_size": N}: the side of every crop (absent: INPUT_SIZE)
+    cache.json                           {"crop_size": N, "crop_zoom": Z}: the side of every crop and the
+                                         alignment zoom (absent: INPUT_SIZE and align.ZOOM)
     items/<item_id>/<frame>_<face>.png   aligned crops (N px square, BGR PNG, lossless)
     items/<item_id>/faces.json           the item's rows (written last: its presence marks the item done)
     index.csv                            all rows: item, file, label, group, dataset, split, kind, source,
-                                         frame, face, keypoints (10 numbers, crop pixels), face_px
+                                         frame, face, keypoints (10 numbers, crop pixels), face_px,
+                                         family, generator, pair_of (labelled fakes)
 
 Videos keep one face track (the largest face, followed by box overlap) over a bounded number of frames,
 sampled as runs of consecutive analysis frames so clips exist for the LSTM.
@@ -26,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from detector.faces.align import align_face
+from detector.faces.align import ZOOM, align_face
 from detector.faces.base import FaceDetector
 from detector.model.registry import INPUT_SIZE
 from detector.training.sources import MediaKind, SourceItem
@@ -49,6 +51,9 @@ FIELDS = [
     "face",
     "keypoints",
     "face_px",
+    "family",
+    "generator",
+    "pair_of",
 ]
 
 
@@ -63,6 +68,7 @@ class PrepareConfig:
     min_face_px: float = 40.0
     pad: float = 0.25  # constant border added around images so tight face crops are detected
     crop_size: int = INPUT_SIZE  # side of the aligned crops; a model trained on them takes this input size
+    crop_zoom: float = ZOOM  # alignment zoom (smaller: more margin around the face); recorded in the model
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,9 @@ class CachedFace:
     face: int
     keypoints: str  # "x1 y1 ... x5 y5" in crop pixels
     face_px: float
+    family: str = ""  # labelled fakes: talking-head, lip-sync, face-swap, ...; caches before it: ""
+    generator: str = ""
+    pair_of: str = ""  # item id of the real clip this fake was made from, when known
 
     def keypoint_array(self) -> np.ndarray:
         return np.asarray([float(v) for v in self.keypoints.split()], np.float32).reshape(5, 2)
@@ -89,12 +98,14 @@ class CachedFace:
 def prepare(items: list[SourceItem], detector: FaceDetector, out: Path, config: PrepareConfig) -> list[CachedFace]:
     """Detect, align and cache every item not cached yet; rewrite the index; return all rows."""
     out.mkdir(parents=True, exist_ok=True)
-    held = crop_size(out)
+    held, held_zoom = crop_size(out), crop_zoom(out)
     # Items already cached are skipped, so continuing would mix two crop sizes in one cache. Look for
     # items, not the index: an interrupted run leaves items but writes the index only at the end.
     if (out / "items").is_dir() and held != config.crop_size:
         raise CacheError(f"{out} holds {held} px crops, not {config.crop_size}: use another --out")
-    (out / META).write_text(json.dumps({"crop_size": config.crop_size}))
+    if (out / "items").is_dir() and abs(held_zoom - config.crop_zoom) > 1e-9:
+        raise CacheError(f"{out} holds crops aligned at zoom {held_zoom}, not {config.crop_zoom}: use another --out")
+    (out / META).write_text(json.dumps({"crop_size": config.crop_size, "crop_zoom": config.crop_zoom}))
     for item in tqdm(items, desc="prepare", unit="item", dynamic_ncols=True):
         folder = out / "items" / item.item_id
         if (folder / "faces.json").is_file():
@@ -130,6 +141,21 @@ def crop_size(cache: Path) -> int:
     return int(json.loads(meta.read_text())["crop_size"]) if meta.is_file() else INPUT_SIZE
 
 
+def crop_zoom(cache: Path) -> float:
+    """Alignment zoom of the cache's crops (caches written before zooms were recorded: align.ZOOM)."""
+    meta = cache / META
+    return float(json.loads(meta.read_text()).get("crop_zoom", ZOOM)) if meta.is_file() else ZOOM
+
+
+def common_crop_zoom(caches: list[Path]) -> float:
+    """The alignment zoom every cache shares (a model is trained and served at one)."""
+    zooms = {cache: crop_zoom(cache) for cache in caches}
+    if len(set(zooms.values())) > 1:
+        listed = ", ".join(f"{c} {z}" for c, z in zooms.items())
+        raise CacheError(f"caches hold crops aligned at different zooms ({listed}): prepare them with one --crop-zoom")
+    return next(iter(zooms.values()), ZOOM)
+
+
 def common_crop_size(caches: list[Path]) -> int:
     """The crop size every cache shares; a model is trained and evaluated at one input size."""
     sizes = {cache: crop_size(cache) for cache in caches}
@@ -152,7 +178,9 @@ def _parse_row(row: dict[str, str]) -> CachedFace:
         "face": int(row["face"]),
         "face_px": float(row["face_px"]),
     }
-    return CachedFace(**{**row, **numbers})
+    # Columns added later (family, generator, pair_of) are absent from older indexes: defaults apply.
+    known = {k: v for k, v in row.items() if k in FIELDS and v is not None}
+    return CachedFace(**{**known, **numbers})
 
 
 def load_crop(cache: Path, row: CachedFace) -> np.ndarray:
@@ -257,7 +285,7 @@ def _save(
     face: int,
     config: PrepareConfig,
 ) -> CachedFace:
-    aligned = align_face(image, det.keypoints, config.crop_size)
+    aligned = align_face(image, det.keypoints, config.crop_size, config.crop_zoom)
     path = folder / f"{frame:06d}_{face}.png"
     cv2.imwrite(str(path), aligned.crop)
     return CachedFace(
@@ -273,4 +301,7 @@ def _save(
         face=face,
         keypoints=" ".join(f"{v:.2f}" for v in aligned.keypoints.reshape(-1)),
         face_px=round(det.box.width, 1),
+        family=item.family,
+        generator=item.generator,
+        pair_of=item.pair_of,
     )

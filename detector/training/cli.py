@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from detector.faces.align import ZOOM
 from detector.model.registry import INPUT_SIZE
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,16 @@ def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("sources", nargs="*", type=Path, metavar="SRC", help="folders of media or data set roots")
     parser.add_argument("--out", type=Path, required=True, help="cache folder")
     parser.add_argument("--label", choices=["real", "fake"], default="real", help="label of plain folders")
+    parser.add_argument(
+        "--manifest",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="CSV_OR_DIR",
+        help="labelled media: a CSV with file,label[,family,generator,split,pair_of] or a folder with real/ "
+        "and fake/ (repeatable); family and generator are kept in the cache",
+    )
+    parser.add_argument("--split", default=None, help="only the manifest rows of this split (e.g. train)")
     parser.add_argument(
         "--package-faces", action="store_true", help="also cache the real face photos shipped inside installed packages"
     )
@@ -53,6 +64,14 @@ def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
         help=f"side of the aligned crops, 64-512 in steps of 16 (default {INPUT_SIZE}); a model trained on "
         "the cache takes this input size",
     )
+    parser.add_argument(
+        "--crop-zoom",
+        type=float,
+        default=ZOOM,
+        metavar="Z",
+        help=f"alignment zoom, 0.5-1.2 (default {ZOOM}; larger = tighter crop with less background); a model "
+        "trained on the cache aligns faces at this zoom when it serves",
+    )
     parser.set_defaults(handler=run_prepare)
 
 
@@ -60,10 +79,16 @@ def run_prepare(args: argparse.Namespace) -> int:
     """Handler of `prepare`."""
     from detector.config import RetinaFaceConfig
     from detector.faces.retinaface import RetinaFaceDetector
-    from detector.training.cache import PrepareConfig, prepare
-    from detector.training.sources import discover, package_faces
+    from detector.training.cache import CacheError, PrepareConfig, prepare
+    from detector.training.sources import discover, from_labelled, package_faces
 
+    if not 0.5 <= args.crop_zoom <= 1.2:
+        raise CacheError(f"--crop-zoom must be between 0.5 and 1.2, not {args.crop_zoom}")
     items = package_faces() if args.package_faces else []
+    for manifest in args.manifest:
+        root = manifest if manifest.is_dir() else manifest.parent
+        found = from_labelled(manifest, args.split)
+        items += [i for i in found if not _excluded(i.path.relative_to(root).as_posix(), args.exclude)]
     for root in args.sources:
         if not root.is_dir():
             logger.error("not a folder: %s", root)
@@ -77,6 +102,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         max_faces=args.max_faces,
         min_face_px=args.min_face,
         crop_size=args.crop_size,
+        crop_zoom=args.crop_zoom,
     )
     rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
     print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")
@@ -131,12 +157,34 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
     parser.add_argument("--init-from", type=Path, default=None, help="start from this checkpoint, not ImageNet")
     parser.add_argument("--lr", type=float, default=3e-4, help="stage 1 peak learning rate")
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="CACHE",
+        help="caches of labelled videos from generators not trained on: each epoch is judged on them and the "
+        "best stage-1 epoch and temporal head are kept",
+    )
+    parser.add_argument("--labelled-share", type=float, default=0.5, help="share of fakes that are labelled fakes")
+    parser.add_argument("--warp-share", type=float, default=0.3, help="share of synthetic fakes that are warp-blends")
+    parser.add_argument(
+        "--no-match-quality", action="store_true", help="do not soften the sharper crop of a labelled pair"
+    )
+    parser.add_argument(
+        "--average-epochs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --dev: also try the mean weights of the last N epochs and keep them if dev AUC is no worse",
+    )
     parser.set_defaults(handler=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of `train`."""
     from detector.training.data import SplitRule
+    from detector.training.frames import FakeMix
     from detector.training.train import TrainConfig, train
 
     config = TrainConfig(
@@ -153,6 +201,9 @@ def run_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         init_from=args.init_from,
         lr=args.lr,
+        dev=tuple(args.dev),
+        average=args.average_epochs,
+        mix=FakeMix(labelled=args.labelled_share, warp=args.warp_share, match_quality=not args.no_match_quality),
     )
     metrics = train(config)
     print(json.dumps(metrics, indent=2))

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet, preprocess
 from detector.model.registry import LoadedModel, load_model, save_checkpoint
-from detector.training.cache import CachedFace, CacheError, common_crop_size, load_crop, read_index
+from detector.training.cache import CachedFace, CacheError, common_crop_size, common_crop_zoom, load_crop, read_index
 from detector.training.clips import PostProcessing, make_clip_pair, still_sequence
 from detector.training.data import SplitRule
 from detector.training.metrics import auc, average_precision, eer, rates_at, roc_curve, threshold_for_fpr
@@ -93,6 +93,12 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             f"the model takes {model.input_size} px faces but the caches hold {size} px crops: "
             f"prepare them with --crop-size {model.input_size}"
         )
+    zoom = common_crop_zoom(list(config.caches))
+    if abs(zoom - model.crop_zoom) > 1e-9:
+        raise CacheError(
+            f"the model takes faces aligned at zoom {model.crop_zoom} but the caches hold zoom {zoom}: "
+            f"prepare them with --crop-zoom {model.crop_zoom}"
+        )
     rows = select_rows(config, _recipe(config.weights))
     videos = list(build_videos(config, rows))
     scored = [score_video(model.net, v) for v in tqdm(videos, desc="eval", unit="video", dynamic_ncols=True)]
@@ -129,6 +135,7 @@ def calibrate(config: EvalConfig, scored: list[Scored], model: LoadedModel) -> f
         metrics=metrics,
         recipe=recipe,
         input_size=model.input_size,
+        crop_zoom=model.crop_zoom,
     )
     logger.info("threshold %.4f (was %.4f) written to %s", threshold, model.threshold, config.calibrate)
     return threshold

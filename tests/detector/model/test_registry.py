@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -57,3 +58,31 @@ def test_checkpoint_of_another_architecture(tmp_path: Path) -> None:
 
     with pytest.raises(ModelLoadError, match="does not fit"):
         load_model(path)
+
+
+def test_checkpoint_keeps_its_alignment_zoom_and_the_analyzer_aligns_with_it(tmp_path: Path, net: DeepfakeNet) -> None:
+    from detector.config import Config
+    from detector.faces.align import ZOOM, align_face
+    from detector.pipeline import Analyzer
+    from detector.types import Frame
+    from tests.helpers.media import Placement, compose
+
+    path = tmp_path / "tight.pt"
+    save_checkpoint(net, path, trained=True, threshold=0.5, metrics={}, recipe={}, crop_zoom=0.9)
+    assert load_model(path).crop_zoom == 0.9
+    old = tmp_path / "old.pt"
+    save_checkpoint(net, old, trained=True, threshold=0.5, metrics={}, recipe={})
+    payload = torch.load(old, weights_only=True)
+    del payload["crop_zoom"]  # written before zooms were recorded
+    torch.save(payload, old)
+    assert load_model(old).crop_zoom == ZOOM
+    analyzer = Analyzer(Config.model_validate({"model": {"weights": str(path)}}))
+    image = compose([Placement("hopper", cx=240, cy=160, side=180)])
+    (result,) = analyzer.process([Frame("zoom", image, 0, None, 0.0, 0)])
+    (face,) = analyzer.detector.detect(image)
+    served = result.faces[0].crop.astype(np.float32)
+
+    def off(zoom: float) -> float:
+        return float(np.abs(served - align_face(image, face.keypoints, 128, zoom).crop).mean())
+
+    assert off(0.9) < 0.3 * off(ZOOM)  # served crops are the checkpoint's tighter ones

@@ -16,7 +16,9 @@ from detector.training.cache import (
     CacheError,
     PrepareConfig,
     common_crop_size,
+    common_crop_zoom,
     crop_size,
+    crop_zoom,
     load_crop,
     prepare,
     read_index,
@@ -131,6 +133,22 @@ def test_prepare_at_another_crop_size_keeps_the_face_in_the_same_place(tmp_path:
     with pytest.raises(CacheError, match="different sizes"):
         common_crop_size([tmp_path / "c128", tmp_path / "c192"])
     assert common_crop_size([tmp_path / "c192"]) == 192
+
+
+def test_prepare_at_a_tighter_zoom_is_recorded_and_kept_apart(tmp_path: Path) -> None:
+    _astronaut_folder(tmp_path)
+    detector = RetinaFaceDetector(RetinaFaceConfig.model_validate({}))
+    wide = prepare(discover(tmp_path / "src"), detector, tmp_path / "z75", PrepareConfig())
+    tight = prepare(discover(tmp_path / "src"), detector, tmp_path / "z90", PrepareConfig(crop_zoom=0.9))
+    assert crop_zoom(tmp_path / "z75") == 0.75 and crop_zoom(tmp_path / "z90") == 0.9
+    # Zoomed about the crop centre: keypoints move away from it by 0.9 / 0.75.
+    centre = np.array([64.0, 64.0])
+    spread = (tight[0].keypoint_array() - centre) / (wide[0].keypoint_array() - centre)
+    assert np.allclose(spread, 0.9 / 0.75, atol=0.01)
+    with pytest.raises(CacheError, match="zoom 0.9, not 0.75"):
+        prepare(discover(tmp_path / "src"), detector, tmp_path / "z90", PrepareConfig())
+    with pytest.raises(CacheError, match="different zooms"):
+        common_crop_zoom([tmp_path / "z75", tmp_path / "z90"])
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is not present on this machine")
