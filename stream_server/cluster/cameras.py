@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import asdict, dataclass
 
@@ -16,6 +17,8 @@ import redis.asyncio as aioredis
 
 from detector.frames import mask_credentials
 from stream_server.cluster.keys import Keys
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,15 @@ def config_camera_id(name: str, url: str) -> str:
 
 
 async def read_cameras(redis: aioredis.Redis, keys: Keys) -> dict[str, CameraSpec]:
-    raw = await redis.hgetall(keys.cameras)
-    return {k.decode() if isinstance(k, bytes) else k: CameraSpec.from_json(v) for k, v in raw.items()}
+    """The desired set; a record that does not parse is skipped and logged (someone edited Redis by hand)."""
+    out: dict[str, CameraSpec] = {}
+    for key, value in (await redis.hgetall(keys.cameras)).items():
+        camera = key.decode() if isinstance(key, bytes) else key
+        try:
+            out[camera] = CameraSpec.from_json(value)
+        except (ValueError, TypeError) as exc:
+            logger.warning("camera %s in %s is malformed, skipped: %s", camera, keys.cameras, exc)
+    return out
 
 
 async def add_camera(redis: aioredis.Redis, keys: Keys, camera_id: str, spec: CameraSpec) -> None:

@@ -169,15 +169,22 @@ class GatewayCluster:
     async def _consume(self) -> None:
         delay = RetryDelay(self._cluster.reconnect_max_s)
         backlog: str | None = "0"  # our own unacknowledged entries first: a crash left them unstored
+        need_group = False
         while True:
             try:
+                if need_group:
+                    await self._create_group()  # Redis lost its data (restarted without persistence)
+                    need_group = False
                 backlog = await self._read_once(backlog)
                 self._recover()
                 delay.reset()
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                await self._create_group()  # Redis lost its data (restarted without persistence)
+                if "NOGROUP" in str(exc):
+                    need_group, backlog = True, "0"
+                    continue
+                logger.error("reading results failed: %s", exc)
+                self._degrade(exc)
+                await asyncio.sleep(delay.next())
             except REDIS_DOWN as exc:
                 self._degrade(exc)
                 backlog = "0"

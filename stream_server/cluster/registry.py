@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from detector.config import ConfigError
 from stream_server.cluster.keys import Keys
+
+logger = logging.getLogger(__name__)
 
 _BEAT = """
 local holder = redis.call('GET', KEYS[1])
@@ -65,7 +68,10 @@ class WorkerInfo:
 
     @classmethod
     def from_json(cls, text: bytes | str) -> WorkerInfo:
+        """Fields this version does not know (a newer worker's) are ignored."""
         data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
         data["streams"] = tuple(data["streams"])
         return cls(**data)
 
@@ -125,8 +131,13 @@ class Identity:
 
 async def read_workers(redis: aioredis.Redis, keys: Keys) -> list[WorkerView]:
     """Every worker that has heartbeated, live or lost, ordered by id."""
-    records = await redis.hgetall(keys.workers)
-    infos = sorted((WorkerInfo.from_json(v) for v in records.values()), key=lambda i: i.id)
+    infos: list[WorkerInfo] = []
+    for value in (await redis.hgetall(keys.workers)).values():
+        try:
+            infos.append(WorkerInfo.from_json(value))
+        except (ValueError, TypeError, KeyError) as exc:
+            logger.warning("a malformed heartbeat in %s was skipped: %s", keys.workers, exc)
+    infos.sort(key=lambda i: i.id)
     if not infos:
         return []
     alive = await redis.mget([keys.node(i.id) for i in infos])
