@@ -69,10 +69,6 @@ class WorkerNode:
         self._free_before: set[str] = set()
         self._thumbs: dict[str, int] = {}  # camera → id() of the frame last sent as its thumbnail
 
-    @property
-    def running(self) -> frozenset[str]:
-        return frozenset(self._running)
-
     async def run(self) -> None:
         """Rounds until cancelled; an unreachable Redis is logged and retried, the cameras keep running."""
         # Capped at one heartbeat: after an outage our leases must be renewed before others take them.
