@@ -266,6 +266,62 @@ class EventsConfig(Section):
     )
 
 
+class ClusterConfig(Section):
+    """Several machines as one deployment over Redis (`serve --role gateway|worker`); unused by a plain `serve`."""
+
+    redis_url: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^(redis|rediss|unix)://",
+        description="Redis the gateway and workers share: redis://[:password@]host:port/db, rediss:// for TLS.",
+    )
+    node_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="This node's name in the cluster (two workers may not share one); empty means the host name.",
+    )
+    key_prefix: str = Field(
+        "dfm", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of every Redis key."
+    )
+    lease_s: float = Field(
+        10.0,
+        ge=1,
+        le=300,
+        description="A camera lease and a worker heartbeat expire this long after their last renewal.",
+    )
+    heartbeat_s: float = Field(
+        2.0, gt=0, le=100, description="How often a worker heartbeats, renews its leases and looks for cameras."
+    )
+    stream_maxlen: int = Field(
+        100_000, ge=100, le=100_000_000, description="Result stream length (entries) Redis trims to (MAXLEN ~)."
+    )
+    buffer_messages: int = Field(
+        10_000,
+        ge=10,
+        le=1_000_000,
+        description="Messages a worker holds while Redis is unreachable; older are dropped and counted.",
+    )
+    reconnect_max_s: float = Field(
+        10.0, ge=0.1, le=300, description="Longest wait between attempts to reach Redis (the wait doubles from 0.5 s)."
+    )
+    thumbnail_ttl_s: float = Field(
+        5.0, ge=1, le=300, description="Lifetime of the latest frame and face thumbnails a worker leaves in Redis."
+    )
+    max_cameras: int = Field(1000, ge=1, le=100_000, description="Most cameras the gateway accepts for the cluster.")
+    gateway_analyzes: bool = Field(
+        True, description="The gateway analyzes the calls and uploads it receives itself; false refuses them (503)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ClusterConfig:
+        # A lease must survive a late renewal or two, or a busy worker would lose cameras it is reading.
+        if self.heartbeat_s * 3 > self.lease_s:
+            raise ValueError("cluster.heartbeat_s must be at most a third of cluster.lease_s")
+        return self
+
+
 class Config(Section):
     """The whole of config.yaml."""
 
@@ -282,6 +338,7 @@ class Config(Section):
     webrtc: WebRtcConfig = WebRtcConfig()
     websocket: WebSocketConfig = WebSocketConfig()
     events: EventsConfig = EventsConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Config:

@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from detector import __version__
-from detector.frames import SourceError
+from detector.frames import Source, SourceError
 from stream_server import messages
-from stream_server.context import context_of
+from stream_server.context import ServerContext, context_of
 from stream_server.hub import HubFull
 from stream_server.images import encode_jpeg, face_thumbnail
 from stream_server.ingest.file import FileSource, UploadRejected, start_decoder
@@ -41,24 +41,25 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 async def health(request: Request) -> Response:
-    ctx = context_of(request)
+    return JSONResponse(health_body(context_of(request)))
+
+
+def health_body(ctx: ServerContext) -> dict[str, Any]:
     hub = ctx.hub
     running = hub.scheduler.running
     streams = hub.streams.summaries(faces=False)
-    return JSONResponse(
-        {
-            "status": "ok" if running else "degraded",
-            "version": __version__,
-            "model": messages.model_dict(hub.info),
-            "model_trained": hub.info.trained,
-            "alerts": hub.alerts.enabled,
-            "streams": len(streams),
-            "active_streams": sum(s["status"] != "stopped" for s in streams),
-            "websocket_clients": len(ctx.broadcaster),
-            "inference": {"running": running, "errors": hub.scheduler.errors},
-            "uptime_s": round(time.monotonic() - ctx.started, 1),
-        }
-    )
+    return {
+        "status": "ok" if running else "degraded",
+        "version": __version__,
+        "model": messages.model_dict(hub.info),
+        "model_trained": hub.info.trained,
+        "alerts": hub.alerts.enabled,
+        "streams": len(streams),
+        "active_streams": sum(s["status"] != "stopped" for s in streams),
+        "websocket_clients": len(ctx.broadcaster),
+        "inference": {"running": running, "errors": hub.scheduler.errors},
+        "uptime_s": round(time.monotonic() - ctx.started, 1),
+    }
 
 
 async def list_streams(request: Request) -> Response:
@@ -72,6 +73,20 @@ async def get_stream(request: Request) -> Response:
 
 async def add_camera(request: Request) -> Response:
     ctx = context_of(request)
+    checked = await camera_request(request)
+    if isinstance(checked, Response):
+        return checked
+    source, name = checked
+    camera = RtspSource(source, ctx.config.rtsp, ctx.config.analysis.fps)
+    try:
+        stream_id = ctx.hub.add(camera, name)
+    except HubFull as exc:
+        return error(503, str(exc))
+    return JSONResponse(ctx.hub.streams.summary(stream_id), status_code=201)
+
+
+async def camera_request(request: Request) -> tuple[Source, str] | Response:
+    """The camera a POST /api/streams body names, checked (URL, address policy), and its display name."""
     body = await _json_body(request)
     if isinstance(body, Response):
         return body
@@ -82,15 +97,10 @@ async def add_camera(request: Request) -> Response:
         return error(400, f"name must be a string of 1 to {_MAX_NAME} characters")
     try:
         source = parse_camera_url(url)
-        await run_in_threadpool(check_camera, source, ctx.config.rtsp)  # resolving may block
+        await run_in_threadpool(check_camera, source, context_of(request).config.rtsp)  # resolving may block
     except SourceError as exc:
         return error(400, str(exc))
-    camera = RtspSource(source, ctx.config.rtsp, ctx.config.analysis.fps)
-    try:
-        stream_id = ctx.hub.add(camera, name or source.display)
-    except HubFull as exc:
-        return error(503, str(exc))
-    return JSONResponse(ctx.hub.streams.summary(stream_id), status_code=201)
+    return source, name or source.display
 
 
 async def delete_stream(request: Request) -> Response:
@@ -111,7 +121,7 @@ async def timeline(request: Request) -> Response:
     except ValueError as exc:
         return error(400, str(exc))
     points = await run_in_threadpool(ctx.store.timeline, stream_id, since, until, track, limit)
-    if not points and stream_id not in ctx.hub.streams:
+    if not points and stream_id not in ctx.hub.streams and not (ctx.cluster and stream_id in ctx.cluster.view):
         return error(404, "no such stream")
     return JSONResponse({"stream": stream_id, "points": points})
 

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -27,9 +28,14 @@ from detector.config import Config
 from detector.frames import SourceError
 from stream_server.api import routes
 from stream_server.auth import AuthGate, TokenSetting, resolve_token
+from stream_server.cluster.codec import with_owner
+from stream_server.cluster.gateway import GatewayCluster
+from stream_server.cluster.routes import routes as cluster_routes
 from stream_server.context import ServerContext, context_of
 from stream_server.hub import AnalyzerWithInfo, Hub, HubFull
 from stream_server.ingest.rtsp import RtspSource, parse_camera_url
+from stream_server.messages import Message
+from stream_server.sink import LocalSink
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster, serve_client
 
@@ -43,23 +49,32 @@ def create_app(
     analyzer: AnalyzerWithInfo,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    gateway: bool = False,
 ) -> Starlette:
     """Build the app; nothing starts until the ASGI lifespan starts it.
 
-    `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit."""
+    `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit.
+    `gateway` makes it a cluster gateway: cameras go to the workers through `cluster.redis_url`."""
     store = ScoreStore(config.store)
     broadcaster = Broadcaster()
-    hub = Hub(analyzer, config, store, broadcaster.publish)
-    ctx = ServerContext(config, hub, store, broadcaster, time.monotonic())
+    cluster = GatewayCluster(config, store, broadcaster.publish, analyzer.info) if gateway else None
+    publish = broadcaster.publish if cluster is None else partial(_publish_owned, broadcaster, cluster.node)
+    hub = Hub(analyzer, config, LocalSink(store, publish))
+    ctx = ServerContext(config, hub, store, broadcaster, time.monotonic(), cluster)
     setting = resolve_token(config.server, os.environ if environ is None else environ)
     gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock)
-    app = Starlette(routes=_routes(config), lifespan=_lifespan, middleware=[gate])
+    app = Starlette(routes=_routes(config, gateway), lifespan=_lifespan, middleware=[gate])
     app.state.ctx = ctx
     app.state.token = setting
     return app
 
 
-def _routes(config: Config) -> list[BaseRoute]:
+def _publish_owned(broadcaster: Broadcaster, node: str, out: list[Message]) -> None:
+    """The gateway's own streams (calls, uploads) name it as their owner, as cluster cameras do theirs."""
+    broadcaster.publish([with_owner(m, node) for m in out])
+
+
+def _routes(config: Config, gateway: bool) -> list[BaseRoute]:
     web_dir = config.server.web_dir or DEFAULT_WEB_DIR
     static: BaseRoute
     if (web_dir / "index.html").is_file():
@@ -67,7 +82,8 @@ def _routes(config: Config) -> list[BaseRoute]:
     else:
         logger.warning("no dashboard at %s: / answers 404", web_dir)
         static = Route("/{path:path}", _no_dashboard, methods=["GET", "HEAD"])
-    return [*routes(), WebSocketRoute("/ws", _websocket), static]
+    first = cluster_routes(config.cluster.gateway_analyzes) if gateway else []
+    return [*first, *routes(), WebSocketRoute("/ws", _websocket), static]
 
 
 async def _no_dashboard(request: Request) -> Response:
@@ -76,7 +92,14 @@ async def _no_dashboard(request: Request) -> Response:
 
 async def _websocket(websocket: WebSocket) -> None:
     ctx = context_of(websocket)
-    await serve_client(websocket, ctx.broadcaster, ctx.hub.hello, ctx.config.websocket)
+    await serve_client(websocket, ctx.broadcaster, partial(_hello, ctx), ctx.config.websocket)
+
+
+def _hello(ctx: ServerContext) -> Message:
+    if ctx.cluster is None:
+        return ctx.hub.hello()
+    local = [{**s, "owner": ctx.cluster.node} for s in ctx.hub.streams.summaries()]
+    return ctx.cluster.hello(local, ctx.hub.alerts.enabled)
 
 
 @contextlib.asynccontextmanager
@@ -85,7 +108,10 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     _announce_access(ctx.config, app.state.token)
     ctx.store.open()
     await ctx.hub.start()
-    _start_cameras(ctx)
+    if ctx.cluster is not None:
+        await ctx.cluster.start()  # config.yaml's cameras join the cluster's desired set
+    else:
+        _start_cameras(ctx)
     logger.info(
         "model %s (trained: %s); %d camera(s) from config",
         ctx.hub.info.name,
@@ -95,6 +121,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if ctx.cluster is not None:
+            await ctx.cluster.stop()
         await ctx.hub.stop()
         ctx.broadcaster.close_all()
         ctx.store.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 from pathlib import Path
 
-from detector.config import Config, load_config
+from detector.config import Config, ConfigError, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,13 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, 8000)")
     p.add_argument("--weights", type=Path, default=None, help="model checkpoint (default: bundled model)")
     p.add_argument("--db", type=Path, default=None, help="SQLite file (default: store.path)")
+    p.add_argument(
+        "--role",
+        choices=("gateway", "worker"),
+        default=None,
+        help="run as one node of a cluster over cluster.redis_url (default: a single process, no Redis)",
+    )
+    p.add_argument("--node-id", default=None, help="this node's cluster id (default: cluster.node_id, the host name)")
     p.set_defaults(handler=serve)
 
 
@@ -33,6 +41,7 @@ def configure(config: Config, args: argparse.Namespace) -> Config:
         ("server", "port", args.port),
         ("model", "weights", args.weights),
         ("store", "path", args.db),
+        ("cluster", "node_id", getattr(args, "node_id", None)),
     ):
         if value is not None:
             data[section][key] = value
@@ -45,12 +54,20 @@ def serve(args: argparse.Namespace) -> int:
     from detector.pipeline import Analyzer
     from stream_server.app import create_app
     from stream_server.auth import redact_tokens_in_server_logs, resolve_token
+    from stream_server.cluster.connection import check_reachable
 
     config = configure(load_config(args.config), args)
-    resolve_token(config.server, os.environ)  # a malformed DEEPFAKE_MONITOR_TOKEN fails before the model loads
-    analyzer = Analyzer(config)
-    app = create_app(config, analyzer)
+    role = getattr(args, "role", None)
+    if role is not None and config.cluster.redis_url is None:
+        raise ConfigError(f"--role {role} needs cluster.redis_url in the config")
     logging.getLogger("stream_server").setLevel(logging.INFO)
+    if role == "worker":
+        return _work(config)
+    resolve_token(config.server, os.environ)  # a malformed DEEPFAKE_MONITOR_TOKEN fails before the model loads
+    if role == "gateway":
+        asyncio.run(check_reachable(config.cluster))  # an unreachable Redis fails before the model loads
+    analyzer = Analyzer(config)
+    app = create_app(config, analyzer, gateway=role == "gateway")
     redact_tokens_in_server_logs()
     uvicorn.run(
         app,
@@ -61,3 +78,11 @@ def serve(args: argparse.Namespace) -> int:
         ws_max_size=_WS_MAX_MESSAGE,
     )
     return 0
+
+
+def _work(config: Config) -> int:
+    """`--role worker`: no HTTP server; runs until SIGTERM or Ctrl-C."""
+    from detector.pipeline import Analyzer
+    from stream_server.cluster.worker_main import run_worker
+
+    return asyncio.run(run_worker(config, lambda: Analyzer(config)))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from detector.config import Config
+from stream_server.cluster.gateway import GatewayCluster
 from stream_server.hub import Hub
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster
@@ -19,6 +20,7 @@ class ServerContext:
     store: ScoreStore
     broadcaster: Broadcaster
     started: float  # monotonic seconds at start-up
+    cluster: GatewayCluster | None = None  # set on a cluster gateway (`serve --role gateway`)
 
 
 def context_of(conn: HTTPConnection) -> ServerContext:

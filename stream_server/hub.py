@@ -23,7 +23,7 @@ from stream_server.events import AlertTracker
 from stream_server.ingest.base import StreamSource
 from stream_server.messages import Message
 from stream_server.scheduler import FrameAnalyzer, FrameQueue, Scheduler
-from stream_server.store import ScoreStore
+from stream_server.sink import ResultSink
 from stream_server.streams import StreamTable
 from stream_server.types import Alert, StreamStatus
 
@@ -76,18 +76,16 @@ class Hub:
         self,
         analyzer: AnalyzerWithInfo,
         config: Config,
-        store: ScoreStore,
-        publish: Callable[[list[Message]], None],
+        sink: ResultSink,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.info: ModelInfo = analyzer.info
-        self.store = store
+        self.sink = sink
         self.streams = StreamTable(clock, config.scheduler.fps_window_s)
         self.alerts = AlertTracker(config.events, self.info.threshold, self.info.trained)
         self.scheduler = Scheduler(analyzer, config.scheduler, self._on_results, self._on_closed)
-        self._publish = publish
         self._clock = clock
         self._wall = wall_clock
         self._sources: dict[str, StreamSource] = {}
@@ -101,14 +99,14 @@ class Hub:
         self.scheduler.start()
         self._poller = asyncio.create_task(self._poll(), name="source-poll")
 
-    def add(self, source: StreamSource, name: str) -> str:
-        """Register and start a source; returns the new stream's id."""
+    def add(self, source: StreamSource, name: str, stream_id: str | None = None) -> str:
+        """Register and start a source; returns the stream's id (new unless a cluster camera's is given)."""
         if self._stopping:
             raise HubFull("the server is shutting down")
         if self.streams.active_count() >= self.config.server.max_streams:
             raise HubFull(f"at most {self.config.server.max_streams} streams may run at once")
         self._forget_old_stopped()
-        stream_id = "s-" + uuid.uuid4().hex[:10]
+        stream_id = stream_id or "s-" + uuid.uuid4().hex[:10]
         queue = self.scheduler.add(stream_id)
         entry = self.streams.add(stream_id, name, source.kind, source.display, self._wall())
         entry.dropped, entry.queued = (lambda: queue.dropped), (lambda: len(queue))
@@ -171,7 +169,7 @@ class Hub:
         out: list[Message] = []
         for frame, result in zip(frames, results, strict=True):
             self.streams.record(frame, result)
-            self.store.add_scores(result.faces, wall)
+            self.sink.add_scores(result.faces, wall)
             alerts = self.alerts.update(result, wall)
             self._keep_alerts(alerts)
             out.extend(messages.score(face, wall) for face in result.faces)
@@ -188,7 +186,7 @@ class Hub:
 
     def _keep_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:
-            self.store.add_alert(alert)
+            self.sink.add_alert(alert)
             self.streams.record_alert(alert)
 
     # Plumbing.
@@ -198,7 +196,7 @@ class Hub:
         if not out or self._loop is None:
             return
         with contextlib.suppress(RuntimeError):  # the loop is closing: nobody is listening any more
-            self._loop.call_soon_threadsafe(self._publish, out)
+            self._loop.call_soon_threadsafe(self.sink.publish, out)
 
     def _forget_old_stopped(self) -> None:
         """Stopped streams stay listed (their last state is useful) but only up to max_streams of them."""

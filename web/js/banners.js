@@ -1,4 +1,4 @@
-// Page-wide banners a person must see at a glance: untrained model, lost connection.
+// Page-wide banners a person must see at a glance: untrained model, lost connection, degraded cluster.
 
 import { h, replace, setText } from "./dom.js";
 
@@ -25,6 +25,15 @@ function lostBanner(socket, retryMs) {
   );
 }
 
+function clusterBanner(cluster) {
+  return h(
+    "div",
+    { class: "banner banner-error", id: "banner-cluster" },
+    h("strong", { text: "Cluster degraded." }),
+    ` ${cluster.error || "Redis cannot be reached"}: cameras keep running on their workers, results arrive when it is back.`,
+  );
+}
+
 const CONN_TEXT = { connecting: "connecting…", open: "live", lost: "offline" };
 
 /** Keep the banner area and the header's connection badge in step with the store. */
@@ -34,12 +43,13 @@ export function initBanners(store, socket, area, badge) {
     const banners = [];
     if (store.modelKnown && !store.model.trained) banners.push(untrainedBanner(store));
     if (store.connection === "lost") banners.push(lostBanner(socket, retryMs));
+    if (store.cluster?.state === "degraded") banners.push(clusterBanner(store.cluster));
     replace(area, ...banners);
     badge.dataset.state = store.connection;
     setText(badge, CONN_TEXT[store.connection] || store.connection);
   };
   store.addEventListener("change", (e) => {
-    if (e.detail.what === "model" || e.detail.what === "connection") render();
+    if (["model", "connection", "cluster"].includes(e.detail.what)) render();
   });
   return {
     setRetry(ms) {

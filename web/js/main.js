@@ -30,8 +30,22 @@ function modelLine(model) {
 
 // /ws hello brings the model too; health answers even when WebSockets are blocked by a proxy.
 getHealth()
-  .then((h) => store.setModel({ ...h.model, trained: h.model_trained ?? h.model?.trained }, h.alerts))
+  .then((h) => {
+    store.setModel({ ...h.model, trained: h.model_trained ?? h.model?.trained }, h.alerts);
+    if (h.cluster) watchCluster();
+  })
   .catch((err) => console.warn("health check failed:", err.message));
+
+// A cluster gateway says in its health whether Redis answers; only it has a `cluster` part.
+const CLUSTER_REFRESH_MS = 5000;
+function watchCluster() {
+  const poll = () =>
+    getHealth()
+      .then((h) => store.setCluster(h.cluster))
+      .catch(() => {});
+  poll();
+  setInterval(poll, CLUSTER_REFRESH_MS);
+}
 socket.start();
 
 // The server announces a stream's status when it changes; its rates move all the time, so poll them.

@@ -16,6 +16,7 @@ export class Store extends EventTarget {
     this.faces = new Map(); // id → Map(track → latest score message, plus `seen` in ms)
     this.history = new Map(); // id → Map(track → [{wall, rolling, prob, state}])
     this.liveEvents = [];
+    this.cluster = null;
   }
 
   emit(what, stream = null) {
@@ -28,6 +29,13 @@ export class Store extends EventTarget {
     this.model = { ...this.model, ...model };
     this.modelKnown = true;
     this.emit("model");
+  }
+
+  /** The cluster part of /api/health on a gateway (null on a single-process server). */
+  setCluster(cluster) {
+    const before = this.cluster?.state ?? null;
+    this.cluster = cluster ?? null;
+    if ((this.cluster?.state ?? null) !== before) this.emit("cluster");
   }
 
   setConnection(state) {

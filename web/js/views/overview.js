@@ -28,6 +28,8 @@ function buildCard(id) {
     title: h("a", { href: `#/stream/${encodeURIComponent(id)}` }),
     alert: h("span", { class: "badge badge-alert", hidden: true, text: "ALERT" }),
     status: h("span", { class: "status" }),
+    // Which cluster node runs the stream (absent on a single-process server).
+    owner: h("span", { class: "owner" }),
     kind: h("span", { class: "kind" }),
     score: h("span", { class: "score-value" }),
     verdict: h("span", { class: "score-label" }),
@@ -40,7 +42,7 @@ function buildCard(id) {
     "article",
     { class: "card", "data-stream": id },
     h("header", { class: "card-head" }, h("h2", {}, parts.title), parts.alert),
-    h("p", { class: "meta" }, parts.kind, " · ", parts.status),
+    h("p", { class: "meta" }, parts.kind, " · ", parts.status, parts.owner),
     parts.error,
     h("p", { class: "score" }, parts.score, parts.verdict),
     parts.spark,
@@ -76,6 +78,7 @@ function updateCard(card, stream, store, refreshThumbs) {
   setText(card.title, stream.name);
   setText(card.kind, kindText(stream.kind));
   setText(card.status, statusText(stream.status));
+  setText(card.owner, "owner" in stream ? ` · on ${stream.owner ?? "no worker yet"}` : "");
   setText(card.error, stream.error || "");
   card.status.dataset.status = stream.status;
   setText(card.score, top === null ? "–" : fmtPercent(top));
