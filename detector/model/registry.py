@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME = "effnetlite0-lstm"
 INPUT_SIZE = 128
-BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "deepfake-monitor-v1.pt"
+BUNDLED_WEIGHTS = Path(__file__).parent / "weights" / "deepfake-monitor-v2.pt"
 UNTRAINED_THRESHOLD = 0.5
 
 
