@@ -56,6 +56,7 @@ async def health(request: Request) -> Response:
             "active_streams": sum(s["status"] != "stopped" for s in streams),
             "websocket_clients": len(ctx.broadcaster),
             "inference": {"running": running, "errors": hub.scheduler.errors},
+            "notify": ctx.notifier.states(),
             "uptime_s": round(time.monotonic() - ctx.started, 1),
         }
     )

@@ -7,6 +7,7 @@ shutdown stops every source, analyzes what is queued, closes open alerts and flu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -30,6 +31,8 @@ from stream_server.auth import AuthGate, TokenSetting, resolve_token
 from stream_server.context import ServerContext, context_of
 from stream_server.hub import AnalyzerWithInfo, Hub, HubFull
 from stream_server.ingest.rtsp import RtspSource, parse_camera_url
+from stream_server.messages import Message
+from stream_server.notify.dispatch import Notifier, build_notifier
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster, serve_client
 
@@ -43,20 +46,33 @@ def create_app(
     analyzer: AnalyzerWithInfo,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    notifier: Notifier | None = None,
 ) -> Starlette:
     """Build the app; nothing starts until the ASGI lifespan starts it.
 
-    `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit."""
+    `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit;
+    `notifier` (default: built from `notify`, which checks every target's address) gets what /ws gets."""
     store = ScoreStore(config.store)
     broadcaster = Broadcaster()
-    hub = Hub(analyzer, config, store, broadcaster.publish)
-    ctx = ServerContext(config, hub, store, broadcaster, time.monotonic())
+    notifier = notifier if notifier is not None else build_notifier(config.notify)
+    hub = Hub(analyzer, config, store, _fan_out(broadcaster, notifier))
+    ctx = ServerContext(config, hub, store, broadcaster, time.monotonic(), notifier)
     setting = resolve_token(config.server, os.environ if environ is None else environ)
     gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock)
     app = Starlette(routes=_routes(config), lifespan=_lifespan, middleware=[gate])
     app.state.ctx = ctx
     app.state.token = setting
     return app
+
+
+def _fan_out(broadcaster: Broadcaster, notifier: Notifier) -> Callable[[list[Message]], None]:
+    """What the hub publishes goes to /ws first, then to the notifier (which only enqueues)."""
+
+    def publish(out: list[Message]) -> None:
+        broadcaster.publish(out)
+        notifier.publish(out)
+
+    return publish
 
 
 def _routes(config: Config) -> list[BaseRoute]:
@@ -84,6 +100,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     ctx: ServerContext = app.state.ctx
     _announce_access(ctx.config, app.state.token)
     ctx.store.open()
+    ctx.notifier.start()
     await ctx.hub.start()
     _start_cameras(ctx)
     logger.info(
@@ -96,6 +113,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         await ctx.hub.stop()
+        # After the hub: the alerts that shutdown closes are delivered too (bounded, off the loop).
+        await asyncio.to_thread(ctx.notifier.stop, ctx.config.server.graceful_shutdown_s / 2)
         ctx.broadcaster.close_all()
         ctx.store.close()
         logger.info("stopped; scores flushed to %s", ctx.store.path)

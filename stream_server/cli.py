@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from detector.config import Config, load_config
+from detector.config import Config, ConfigError, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,17 @@ def serve(args: argparse.Namespace) -> int:
     from detector.pipeline import Analyzer
     from stream_server.app import create_app
     from stream_server.auth import redact_tokens_in_server_logs, resolve_token
+    from stream_server.notify.address import TargetRefused
+    from stream_server.notify.dispatch import build_notifier
 
     config = configure(load_config(args.config), args)
     resolve_token(config.server, os.environ)  # a malformed DEEPFAKE_MONITOR_TOKEN fails before the model loads
+    try:
+        notifier = build_notifier(config.notify)  # so does a webhook or broker at a refused address
+    except TargetRefused as exc:
+        raise ConfigError(f"notify: {exc}") from exc
     analyzer = Analyzer(config)
-    app = create_app(config, analyzer)
+    app = create_app(config, analyzer, notifier=notifier)
     logging.getLogger("stream_server").setLevel(logging.INFO)
     redact_tokens_in_server_logs()
     uvicorn.run(

@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 
 from detector.config import Config
 from stream_server.hub import Hub
+from stream_server.notify.dispatch import Notifier
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster
 
@@ -19,6 +20,7 @@ class ServerContext:
     store: ScoreStore
     broadcaster: Broadcaster
     started: float  # monotonic seconds at start-up
+    notifier: Notifier
 
 
 def context_of(conn: HTTPConnection) -> ServerContext:
