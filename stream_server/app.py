@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +33,7 @@ from stream_server.context import ServerContext, context_of
 from stream_server.hub import AnalyzerWithInfo, Hub, HubFull
 from stream_server.ingest.rtsp import RtspSource, parse_camera_url
 from stream_server.messages import Message
+from stream_server.metrics import CONTENT_TYPE
 from stream_server.notify.dispatch import Notifier, build_notifier
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster, serve_client
@@ -57,8 +59,10 @@ def create_app(
     notifier = notifier if notifier is not None else build_notifier(config.notify)
     hub = Hub(analyzer, config, store, _fan_out(broadcaster, notifier))
     ctx = ServerContext(config, hub, store, broadcaster, time.monotonic(), notifier)
+    hub.metrics.attach(lambda: ctx)
     setting = resolve_token(config.server, os.environ if environ is None else environ)
-    gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock)
+    guarded = () if config.metrics.public else ("/metrics",)
+    gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock, guarded)
     app = Starlette(routes=_routes(config), lifespan=_lifespan, middleware=[gate])
     app.state.ctx = ctx
     app.state.token = setting
@@ -83,7 +87,14 @@ def _routes(config: Config) -> list[BaseRoute]:
     else:
         logger.warning("no dashboard at %s: / answers 404", web_dir)
         static = Route("/{path:path}", _no_dashboard, methods=["GET", "HEAD"])
-    return [*routes(), WebSocketRoute("/ws", _websocket), static]
+    return [*routes(), Route("/metrics", metrics, methods=["GET"]), WebSocketRoute("/ws", _websocket), static]
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format; the collector reads locks briefly, so it runs in a thread."""
+    ctx = context_of(request)
+    body = await run_in_threadpool(ctx.hub.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE)
 
 
 async def _no_dashboard(request: Request) -> Response:

@@ -22,6 +22,7 @@ from stream_server import messages
 from stream_server.events import AlertTracker
 from stream_server.ingest.base import StreamSource
 from stream_server.messages import Message
+from stream_server.metrics import AnalysisMetrics
 from stream_server.scheduler import FrameAnalyzer, FrameQueue, Scheduler
 from stream_server.store import ScoreStore
 from stream_server.streams import StreamTable
@@ -80,13 +81,19 @@ class Hub:
         publish: Callable[[list[Message]], None],
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        metrics: AnalysisMetrics | None = None,
     ) -> None:
         self.config = config
         self.info: ModelInfo = analyzer.info
         self.store = store
+        self.metrics = metrics if metrics is not None else AnalysisMetrics()
+        # CPU seconds per stage, accumulated by the analyzer itself (absent on test doubles).
+        self.stage_times = getattr(analyzer, "times", None)
         self.streams = StreamTable(clock, config.scheduler.fps_window_s)
         self.alerts = AlertTracker(config.events, self.info.threshold, self.info.trained)
-        self.scheduler = Scheduler(analyzer, config.scheduler, self._on_results, self._on_closed)
+        self.scheduler = Scheduler(
+            analyzer, config.scheduler, self._on_results, self._on_closed, self.metrics.observe_batch
+        )
         self._publish = publish
         self._clock = clock
         self._wall = wall_clock
@@ -174,6 +181,7 @@ class Hub:
             self.store.add_scores(result.faces, wall)
             alerts = self.alerts.update(result, wall)
             self._keep_alerts(alerts)
+            self.metrics.record((result,), alerts)
             out.extend(messages.score(face, wall) for face in result.faces)
             out.extend(messages.track_end(result.stream_id, track, result.t) for track in result.ended_tracks)
             out.extend(messages.event(alert) for alert in alerts)

@@ -47,7 +47,8 @@ class _Stream:
 @dataclass
 class _Counts:
     published: int = 0  # handed to paho (sent, or waiting for the broker)
-    acknowledged: int = 0  # sent (QoS 0) or acknowledged by the broker (QoS 1)
+    delivered: int = 0  # sent (QoS 0) or acknowledged by the broker (QoS 1)
+    failed: int = 0  # connection attempts that failed or were refused
     dropped: int = 0  # not sent: queue full, or a score while disconnected
     connects: int = 0
     disconnects: int = 0
@@ -99,7 +100,8 @@ class MqttPublisher:
         return {
             "connected": self._connected,
             "published": c.published,
-            "acknowledged": c.acknowledged,
+            "delivered": c.delivered,
+            "failed": c.failed,
             "dropped": c.dropped,
             "connects": c.connects,
             "disconnects": c.disconnects,
@@ -192,6 +194,7 @@ class MqttPublisher:
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
+            self._counts.failed += 1
             self._counts.last_error = f"broker refused the connection: {reason}"
             logger.warning("mqtt %s: %s", self.name, self._counts.last_error)
             return
@@ -217,9 +220,10 @@ class MqttPublisher:
             logger.warning("mqtt %s: %s (reconnecting)", self.name, self._counts.last_error)
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-        self._counts.acknowledged += 1
+        self._counts.delivered += 1
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self._counts.failed += 1
         self._counts.last_error = "cannot reach the broker"
 
     def _build_client(self) -> paho.Client:

@@ -37,3 +37,4 @@ class LowThreshold:
         self.info = replace(inner.info, threshold=0.05)
         self.process = inner.process
         self.close_stream = inner.close_stream
+        self.times = inner.times
