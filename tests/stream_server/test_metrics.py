@@ -74,7 +74,7 @@ async def test_metrics_describe_a_finished_upload(
     assert value(found, "deepfake_monitor_websocket_clients") == 1
     assert value(found, "deepfake_monitor_notify_failed", kind="webhook") >= 1
     assert value(found, "deepfake_monitor_notify_delivered", kind="webhook") == 0
-    info = found["deepfake_monitor_model"][0].labels
+    info = found["deepfake_monitor_model_info"][0].labels
     assert info["name"] == analyzer.info.name and float(info["threshold"]) == 0.05
     assert "s" * 20 not in reply.text and "/x" not in reply.text  # no secret, no webhook path
 
