@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyze(sub)
-    for module in ("detector.training.cli", "stream_server.cli", "detector.bench"):
+    for module in ("detector.training.cli", "stream_server.cli"):  # the server's also registers `bench`
         _add_optional(sub, module)
     return parser
 

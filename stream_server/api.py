@@ -41,6 +41,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 async def health(request: Request) -> Response:
+    """Liveness, model, counts and delivery state of every notify target."""
     ctx = context_of(request)
     hub = ctx.hub
     running = hub.scheduler.running
@@ -63,15 +64,18 @@ async def health(request: Request) -> Response:
 
 
 async def list_streams(request: Request) -> Response:
+    """Every stream with status, fps, drops and current scores."""
     return JSONResponse({"streams": context_of(request).hub.streams.summaries()})
 
 
 async def get_stream(request: Request) -> Response:
+    """One stream."""
     summary = context_of(request).hub.streams.summary(request.path_params["stream_id"])
     return JSONResponse(summary) if summary is not None else error(404, "no such stream")
 
 
 async def add_camera(request: Request) -> Response:
+    """Add an RTSP camera."""
     ctx = context_of(request)
     body = await _json_body(request)
     if isinstance(body, Response):
@@ -95,6 +99,7 @@ async def add_camera(request: Request) -> Response:
 
 
 async def delete_stream(request: Request) -> Response:
+    """Stop and remove a stream (its timeline stays in the database)."""
     stream_id = request.path_params["stream_id"]
     if not await context_of(request).hub.remove(stream_id):
         return error(404, "no such stream")
@@ -102,6 +107,7 @@ async def delete_stream(request: Request) -> Response:
 
 
 async def timeline(request: Request) -> Response:
+    """Stored scores of a stream."""
     ctx = context_of(request)
     stream_id = request.path_params["stream_id"]
     try:
@@ -118,6 +124,7 @@ async def timeline(request: Request) -> Response:
 
 
 async def list_events(request: Request) -> Response:
+    """Alerts (open and closed)."""
     ctx = context_of(request)
     try:
         active = _query(request, "active", _boolean)
@@ -130,6 +137,7 @@ async def list_events(request: Request) -> Response:
 
 
 async def snapshot(request: Request) -> Response:
+    """Latest analyzed frame (JPEG)."""
     image = context_of(request).hub.streams.snapshot(request.path_params["stream_id"])
     if image is None:
         return error(404, "no analyzed frame for this stream yet")
@@ -138,6 +146,7 @@ async def snapshot(request: Request) -> Response:
 
 
 async def face_crop(request: Request) -> Response:
+    """Latest aligned crop of a tracked face (JPEG)."""
     crop = context_of(request).hub.streams.face_crop(request.path_params["stream_id"], request.path_params["track"])
     if crop is None:
         return error(404, "no such face in this stream right now")
@@ -146,6 +155,7 @@ async def face_crop(request: Request) -> Response:
 
 
 async def create_upload(request: Request) -> Response:
+    """Analyze an uploaded video file as a stream."""
     ctx = context_of(request)
     server = ctx.config.server
     try:
@@ -173,6 +183,7 @@ async def create_upload(request: Request) -> Response:
 
 
 async def webrtc_offer(request: Request) -> Response:
+    """Answer a browser's WebRTC offer; the call becomes a stream."""
     ctx = context_of(request)
     limit = ctx.config.webrtc.max_sdp_bytes
     body = await _read_capped(request, limit)
@@ -260,4 +271,12 @@ def routes() -> list[Route]:
         Route("/api/events", list_events, methods=["GET"]),
         Route("/api/uploads", create_upload, methods=["POST"]),
         Route("/api/webrtc/offer", webrtc_offer, methods=["POST"]),
+        Route("/api/openapi.json", openapi_json, methods=["GET"]),
     ]
+
+
+async def openapi_json(request: Request) -> Response:
+    """This API as OpenAPI 3.1, generated from the routes (message shapes: the /ws JSON Schema in docs/api.md)."""
+    from stream_server.openapi import build_schema
+
+    return JSONResponse(build_schema(request.app.routes))

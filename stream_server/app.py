@@ -86,7 +86,7 @@ def _routes(config: Config) -> list[BaseRoute]:
         static = Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web")
     else:
         logger.warning("no dashboard at %s: / answers 404", web_dir)
-        static = Route("/{path:path}", _no_dashboard, methods=["GET", "HEAD"])
+        static = Route("/{path:path}", _no_dashboard, methods=["GET", "HEAD"], include_in_schema=False)
     return [*routes(), Route("/metrics", metrics, methods=["GET"]), WebSocketRoute("/ws", _websocket), static]
 
 

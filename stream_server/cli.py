@@ -6,8 +6,13 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from detector.bench.load import EndToEnd
+    from detector.pipeline import Analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +28,19 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, default=None, help="model checkpoint (default: bundled model)")
     p.add_argument("--db", type=Path, default=None, help="SQLite file (default: store.path)")
     p.set_defaults(handler=serve)
+    _add_bench(sub)
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    """`bench` measures the live server too, so it is registered here, with the server's load runner."""
+    from detector.bench import add_bench_command
+
+    def end_to_end(config: Config, analyzer: Analyzer, clip: Path, streams: int, seconds: float) -> EndToEnd:
+        from stream_server.loadtest import run_end_to_end  # uvicorn and the app load only when measured
+
+        return run_end_to_end(config, analyzer, clip, streams, seconds)
+
+    add_bench_command(sub, end_to_end)
 
 
 def configure(config: Config, args: argparse.Namespace) -> Config:
