@@ -325,6 +325,8 @@ class WebhookConfig(Section):
 
 
 class HomeAssistantConfig(Section):
+    """Home Assistant MQTT discovery: a "deepfake suspected" binary sensor and a probability sensor per stream."""
+
     enabled: bool = Field(False, description="Publish Home Assistant MQTT discovery for every stream.")
     prefix: str = Field(
         "homeassistant",
@@ -396,6 +398,8 @@ class MqttConfig(Section):
 
 
 class NotifyConfig(Section):
+    """Where events go besides /ws: signed webhooks and an MQTT broker (docs/integrations.md)."""
+
     webhooks: tuple[WebhookConfig, ...] = Field((), max_length=32, description="Webhook targets; empty sends none.")
     mqtt: MqttConfig | None = Field(None, description="MQTT broker to publish to; empty publishes nothing.")
     allow_networks: tuple[str, ...] = Field(
@@ -418,6 +422,8 @@ class NotifyConfig(Section):
 
 
 class MetricsConfig(Section):
+    """`GET /metrics` in Prometheus text format."""
+
     public: bool = Field(
         False, description="Serve GET /metrics without the access token (for a scraper on a trusted network)."
     )
