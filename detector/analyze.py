@@ -52,8 +52,10 @@ def run_analysis(
     request: AnalyzeRequest,
     on_face: Callable[[dict[str, object]], None] | None = None,
     analyzer: Analyzer | None = None,
+    on_result: Callable[[FrameResult], None] | None = None,
 ) -> VideoSummary:
-    """Decode, analyze and summarise; `on_face` sees every face score as it is produced."""
+    """Decode, analyze and summarise; `on_face` sees every face score as it is produced and `on_result`
+    every analyzed frame (the benchmark runs the server's alert rule on them)."""
     config = configure(config, request)
     source = resolve_source(request.source)
     reader = FrameReader(source, request.stream_id, config.analysis.fps)
@@ -74,6 +76,8 @@ def run_analysis(
     try:
         for result in _pipelined(reader, analyzer):
             summary.add(result)
+            if on_result is not None:
+                on_result(result)
             if on_face is not None:
                 for face in result.faces:
                     on_face(face.as_dict())

@@ -16,6 +16,7 @@ from detector.analyze import AnalyzeRequest, run_analysis
 from detector.config import ConfigError, load_config
 from detector.faces.base import FaceDetectorError
 from detector.frames import SourceError
+from detector.labelled import LabelledError
 from detector.model.errors import ModelLoadError
 from detector.training.cache import CacheError
 
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyze(sub)
-    for module in ("detector.training.cli", "stream_server.cli"):  # the server's also registers `bench`
+    # stream_server.cli also registers `bench` (its end-to-end part runs the live server).
+    for module in ("detector.training.cli", "stream_server.cli", "stream_server.benchmark.cli"):
         _add_optional(sub, module)
     return parser
 
@@ -127,7 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (SourceError, ConfigError, ModelLoadError, FaceDetectorError, CacheError, FileNotFoundError) as exc:
+    except (
+        SourceError,
+        ConfigError,
+        ModelLoadError,
+        FaceDetectorError,
+        CacheError,
+        LabelledError,
+        FileNotFoundError,
+    ) as exc:
         print(f"deepfake-monitor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

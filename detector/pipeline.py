@@ -299,10 +299,10 @@ class Analyzer:
             self.times.cnn += time.thread_time() - started
             started = time.thread_time()
             stores = [self._sessions[frames[p.frame_index].stream_id].states for p in judged]
-            h, c = TrackStateStore.stack([s.get(p.tracked.track_id) for s, p in zip(stores, judged, strict=True)])
-            out, h, c = net.step(emb, frame_logits, h, c)
+            state = TrackStateStore.stack([s.get(p.tracked.track_id) for s, p in zip(stores, judged, strict=True)])
+            out, (h, c, prev) = net.step(emb, frame_logits, state)
             for k, (store, p) in enumerate(zip(stores, judged, strict=True)):
-                store.put(p.tracked.track_id, RecurrentState(h[k].clone(), c[k].clone()))
+                store.put(p.tracked.track_id, RecurrentState(h[k].clone(), c[k].clone(), prev[k].clone()))
             self.times.lstm += time.thread_time() - started
         self.times.crops += len(judged)
         return [float(v) for v in torch.sigmoid(out)]

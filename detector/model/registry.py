@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from detector.model.errors import ModelLoadError
-from detector.model.network import DeepfakeNet
+from detector.model.network import CELL_INPUT, PROJ, DeepfakeNet
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,17 @@ def save_checkpoint(
     tmp.replace(path)
 
 
+def recalibrated(weights: Path | None, out: Path, threshold: float, note: str) -> None:
+    """Copy a checkpoint (default: the bundled one) with a new threshold and a note on how it was set."""
+    payload = _read(weights if weights is not None else BUNDLED_WEIGHTS)
+    payload["threshold"] = float(threshold)
+    payload["metrics"] = {**payload.get("metrics", {}), "threshold": float(threshold), "calibration": note}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(out)
+
+
 def load_model(weights: Path | None) -> LoadedModel:
     """Load `weights`, else the bundled checkpoint, else an untrained model on ImageNet features."""
     path = weights if weights is not None else (BUNDLED_WEIGHTS if BUNDLED_WEIGHTS.is_file() else None)
@@ -75,7 +86,8 @@ def load_model(weights: Path | None) -> LoadedModel:
     payload = _read(path)
     net = DeepfakeNet(pretrained_backbone=False)
     try:
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+        state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        net.load_state_dict(_with_motion_inputs(state))
     except (RuntimeError, KeyError) as exc:
         raise ModelLoadError(f"checkpoint {path} does not fit model {MODEL_NAME}: {exc}") from exc
     return LoadedModel(
@@ -86,6 +98,16 @@ def load_model(weights: Path | None) -> LoadedModel:
         threshold=float(payload.get("threshold", UNTRAINED_THRESHOLD)),
         metrics=dict(payload.get("metrics", {})),
     )
+
+
+def _with_motion_inputs(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Checkpoints from before the cell saw frame-to-frame change (v1) get zero weights for that input,
+    which gives exactly their old outputs."""
+    weight = state.get("cell.weight_ih")
+    if weight is None or weight.shape[1] != PROJ + 1:
+        return state
+    motion = weight.new_zeros(weight.shape[0], CELL_INPUT - weight.shape[1])
+    return {**state, "cell.weight_ih": torch.cat([weight[:, :PROJ], motion, weight[:, PROJ:]], dim=1)}
 
 
 def _read(path: Path) -> dict[str, Any]:

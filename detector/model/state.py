@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from detector.model.network import RecurrentState
+from detector.model.network import RecurrentState, State
 
 
 class TrackStateStore:
-    """(h, c) per track id of one stream."""
+    """Carried LSTM state per track id of one stream."""
 
     def __init__(self) -> None:
         self._states: dict[int, RecurrentState] = {}
@@ -32,5 +32,9 @@ class TrackStateStore:
         return len(self._states)
 
     @staticmethod
-    def stack(states: list[RecurrentState]) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.stack([s.h for s in states]), torch.stack([s.c for s in states])
+    def stack(states: list[RecurrentState]) -> State:
+        return (
+            torch.stack([s.h for s in states]),
+            torch.stack([s.c for s in states]),
+            torch.stack([s.prev for s in states]),
+        )

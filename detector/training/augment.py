@@ -79,7 +79,8 @@ def sample_post_augment(rng: np.random.Generator) -> PostAugment:
         brightness=float(rng.uniform(-0.08, 0.08)),
         contrast=float(rng.uniform(0.9, 1.1)),
         saturation=float(rng.uniform(0.8, 1.2)),
-        rescale=float(rng.uniform(0.5, 0.9)) if rng.random() < 0.2 else 1.0,
+        # Often, and down to a third: small, soft faces (60 px webcam faces) must not read as "fake".
+        rescale=float(rng.uniform(0.3, 0.9)) if rng.random() < 0.4 else 1.0,
         jpeg_quality=int(rng.integers(40, 101)) if codec < 0.5 else None,
         h264_crf=int(rng.integers(18, 36)) if 0.5 <= codec < 0.7 else None,
         h264_scale=float(rng.uniform(0.6, 1.0)),
@@ -113,6 +114,39 @@ def rescale(image: np.ndarray, factor: float) -> np.ndarray:
     small_size = (max(8, round(width * factor)), max(8, round(height * factor)))
     small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def sharpness(image: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image: high for crisp detail, low for soft or small faces."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var())
+
+
+MATCH_STEPS = (0.85, 0.7, 0.6, 0.5, 0.42, 0.35, 0.3)
+
+
+def match_sharpness(a: np.ndarray, b: np.ndarray, tolerance: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+    """Soften the sharper of two crops (down/up-scaling) until it is no sharper than `tolerance` × the other.
+
+    A labelled fake from a clean studio render and a real face from a webcam differ in sharpness for
+    reasons that have nothing to do with manipulation; matching them inside a training pair takes that
+    shortcut away in both directions.
+    """
+    sa, sb = sharpness(a), sharpness(b)
+    if sa > tolerance * sb:
+        return _soften_to(a, sb * tolerance), b
+    if sb > tolerance * sa:
+        return a, _soften_to(b, sa * tolerance)
+    return a, b
+
+
+def _soften_to(image: np.ndarray, target: float) -> np.ndarray:
+    out = image
+    for factor in MATCH_STEPS:
+        out = rescale(image, factor)
+        if sharpness(out) <= target:
+            break
+    return out
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:

@@ -5,7 +5,8 @@ Layout of a cache folder:
     items/<item_id>/<frame>_<face>.png   aligned crops (N px square, BGR PNG, lossless)
     items/<item_id>/faces.json           the item's rows (written last: its presence marks the item done)
     index.csv                            all rows: item, file, label, group, dataset, split, kind, source,
-                                         frame, face, keypoints (10 numbers, crop pixels), face_px
+                                         frame, face, keypoints (10 numbers, crop pixels), face_px,
+                                         family, generator, pair_of (labelled fakes)
 
 Videos keep one face track (the largest face, followed by box overlap) over a bounded number of frames,
 sampled as runs of consecutive analysis frames so clips exist for the LSTM.
@@ -49,6 +50,9 @@ FIELDS = [
     "face",
     "keypoints",
     "face_px",
+    "family",
+    "generator",
+    "pair_of",
 ]
 
 
@@ -81,6 +85,9 @@ class CachedFace:
     face: int
     keypoints: str  # "x1 y1 ... x5 y5" in crop pixels
     face_px: float
+    family: str = ""  # labelled fakes: talking-head, lip-sync, face-swap, ...; caches before it: ""
+    generator: str = ""
+    pair_of: str = ""  # item id of the real clip this fake was made from, when known
 
     def keypoint_array(self) -> np.ndarray:
         return np.asarray([float(v) for v in self.keypoints.split()], np.float32).reshape(5, 2)
@@ -152,7 +159,9 @@ def _parse_row(row: dict[str, str]) -> CachedFace:
         "face": int(row["face"]),
         "face_px": float(row["face_px"]),
     }
-    return CachedFace(**{**row, **numbers})
+    # Columns added later (family, generator, pair_of) are absent from older indexes: defaults apply.
+    known = {k: v for k, v in row.items() if k in FIELDS and v is not None}
+    return CachedFace(**{**known, **numbers})
 
 
 def load_crop(cache: Path, row: CachedFace) -> np.ndarray:
@@ -273,4 +282,7 @@ def _save(
         face=face,
         keypoints=" ".join(f"{v:.2f}" for v in aligned.keypoints.reshape(-1)),
         face_px=round(det.box.width, 1),
+        family=item.family,
+        generator=item.generator,
+        pair_of=item.pair_of,
     )

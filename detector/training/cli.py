@@ -30,6 +30,16 @@ def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="cache folder")
     parser.add_argument("--label", choices=["real", "fake"], default="real", help="label of plain folders")
     parser.add_argument(
+        "--manifest",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="CSV_OR_DIR",
+        help="labelled media: a CSV with file,label[,family,generator,split,pair_of] or a folder with real/ "
+        "and fake/ (repeatable); family and generator are kept in the cache",
+    )
+    parser.add_argument("--split", default=None, help="only the manifest rows of this split (e.g. train)")
+    parser.add_argument(
         "--package-faces", action="store_true", help="also cache the real face photos shipped inside installed packages"
     )
     parser.add_argument(
@@ -61,9 +71,13 @@ def run_prepare(args: argparse.Namespace) -> int:
     from detector.config import RetinaFaceConfig
     from detector.faces.retinaface import RetinaFaceDetector
     from detector.training.cache import PrepareConfig, prepare
-    from detector.training.sources import discover, package_faces
+    from detector.training.sources import discover, from_labelled, package_faces
 
     items = package_faces() if args.package_faces else []
+    for manifest in args.manifest:
+        root = manifest if manifest.is_dir() else manifest.parent
+        found = from_labelled(manifest, args.split)
+        items += [i for i in found if not _excluded(i.path.relative_to(root).as_posix(), args.exclude)]
     for root in args.sources:
         if not root.is_dir():
             logger.error("not a folder: %s", root)
@@ -131,12 +145,27 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
     parser.add_argument("--init-from", type=Path, default=None, help="start from this checkpoint, not ImageNet")
     parser.add_argument("--lr", type=float, default=3e-4, help="stage 1 peak learning rate")
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="CACHE",
+        help="caches of labelled videos from generators not trained on: each epoch is judged on them and the "
+        "best stage-1 epoch and temporal head are kept",
+    )
+    parser.add_argument("--labelled-share", type=float, default=0.5, help="share of fakes that are labelled fakes")
+    parser.add_argument("--warp-share", type=float, default=0.3, help="share of synthetic fakes that are warp-blends")
+    parser.add_argument(
+        "--no-match-quality", action="store_true", help="do not soften the sharper crop of a labelled pair"
+    )
     parser.set_defaults(handler=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of `train`."""
     from detector.training.data import SplitRule
+    from detector.training.frames import FakeMix
     from detector.training.train import TrainConfig, train
 
     config = TrainConfig(
@@ -153,6 +182,8 @@ def run_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         init_from=args.init_from,
         lr=args.lr,
+        dev=tuple(args.dev),
+        mix=FakeMix(labelled=args.labelled_share, warp=args.warp_share, match_quality=not args.no_match_quality),
     )
     metrics = train(config)
     print(json.dumps(metrics, indent=2))

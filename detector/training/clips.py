@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from detector.training.augment import REFERENCE_SIZE, h264_roundtrip, post_augment, sample_post_augment
+from detector.training.pseudo import warp_blend_clip
 from detector.training.synthesis import blend_clip
 
 
@@ -87,9 +88,12 @@ def make_clip_pair(
     rng: np.random.Generator,
     h264_p: float = 0.35,
     post: PostProcessing = PostProcessing.TRAIN,
+    warp_p: float = 0.0,
 ) -> ClipPair:
-    """Self-blend a clip, then post-process real and fake identically (JPEG or H.264 round trip)."""
-    blended = blend_clip(crops, keypoints, rng)
+    """Self-blend (or, with probability `warp_p`, warp-blend) a clip, then post-process real and fake
+    identically (JPEG or H.264 round trip)."""
+    warp = warp_p > 0 and rng.random() < warp_p  # no draw at 0: evaluation clips stay as they were
+    blended = warp_blend_clip(crops, keypoints, rng) if warp else blend_clip(crops, keypoints, rng)
     if post is PostProcessing.NONE:
         return ClipPair(blended.real, blended.fake, blended.labels)
     if post is PostProcessing.C23:

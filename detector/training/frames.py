@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from detector.model.network import DeepfakeNet, preprocess
-from detector.training.augment import post_augment, sample_post_augment
-from detector.training.data import FacePool
+from detector.training.augment import match_sharpness, post_augment, sample_post_augment
+from detector.training.cache import CachedFace
+from detector.training.data import Face, FacePool
+from detector.training.pseudo import random_warp_blend
 from detector.training.synthesis import self_blend
 
 # A video's frames are near-duplicates: the whole video weighs as much as this many stills.
@@ -17,16 +20,29 @@ VIDEO_WEIGHT = 16.0
 
 
 @dataclass(frozen=True)
+class FakeMix:
+    """Where the fake half of each batch comes from."""
+
+    labelled: float = 0.5  # share of fake slots given to labelled fakes, when the data has any
+    warp: float = 0.3  # share of the synthetic slots that are warp-blends instead of self-blends
+    match_quality: bool = True  # soften the sharper crop of a labelled pair to the other's sharpness
+
+
+@dataclass(frozen=True)
 class PairSampler:
-    """Draws real faces (stills weighted 1, a whole video as much as `video_weight` stills)."""
+    """Draws real faces (stills weighted 1, a whole video as much as `video_weight` stills) and a fake
+    for each: a labelled fake (generators drawn uniformly, so the largest does not dominate, and paired
+    with the real clip it was made from when the cache knows it), a warp-blend or a self-blend."""
 
     pool: FacePool
     indices: np.ndarray = field(repr=False)
     weights: np.ndarray = field(repr=False)
-    labelled_fakes: np.ndarray = field(repr=False)
+    by_generator: dict[str, np.ndarray] = field(repr=False)
+    real_of_item: dict[str, np.ndarray] = field(repr=False)
+    mix: FakeMix = field(default_factory=FakeMix)
 
     @staticmethod
-    def build(pool: FacePool, video_weight: float = VIDEO_WEIGHT) -> PairSampler:
+    def build(pool: FacePool, video_weight: float = VIDEO_WEIGHT, mix: FakeMix | None = None) -> PairSampler:
         real = np.array(pool.real(), dtype=np.int64)
         per_item: dict[str, int] = {}
         for i in real:
@@ -37,22 +53,57 @@ class PairSampler:
                 for i in real
             ]
         )
-        return PairSampler(pool, real, weights / weights.sum(), np.array(pool.labelled_fakes(), dtype=np.int64))
+        return PairSampler(
+            pool,
+            real,
+            weights / weights.sum(),
+            _group(pool, pool.labelled_fakes(), lambda row: row.generator or row.item),
+            _group(pool, pool.real(), lambda row: row.item),
+            mix or FakeMix(),
+        )
 
     def batch(self, pairs: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """`pairs` reals and as many fakes: their self-blends, or labelled fakes when the data has them."""
-        chosen = rng.choice(self.indices, size=pairs, p=self.weights)
+        """`pairs` reals and as many fakes, each pair post-processed alike."""
         crops, labels = [], []
-        for i in chosen:
-            face = self.pool.faces[i]
-            pair = self_blend(face.crop, face.keypoints, rng)
-            fake = pair.fake
-            if self.labelled_fakes.size and rng.random() < 0.5:
-                fake = self.pool.faces[int(rng.choice(self.labelled_fakes))].crop
+        for _ in range(pairs):
+            real, fake = self.pair(rng)
             aug = sample_post_augment(rng)
-            crops += [post_augment(pair.real, aug), post_augment(fake, aug)]
+            crops += [post_augment(real, aug), post_augment(fake, aug)]
             labels += [0.0, 1.0]
         return preprocess(crops), torch.tensor(labels)
+
+    def pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One (real, fake) pair of crops before post-processing."""
+        if self.by_generator and rng.random() < self.mix.labelled:
+            fake = self.pool.faces[self._labelled(rng)]
+            real = self.pool.faces[self._partner(fake, rng)].crop
+            if self.mix.match_quality:
+                return match_sharpness(real, fake.crop)
+            return real, fake.crop
+        face = self.pool.faces[int(rng.choice(self.indices, p=self.weights))]
+        make = random_warp_blend if rng.random() < self.mix.warp else self_blend
+        blended = make(face.crop, face.keypoints, rng)
+        return blended.real, blended.fake
+
+    def _labelled(self, rng: np.random.Generator) -> int:
+        names = sorted(self.by_generator)
+        chosen = self.by_generator[names[int(rng.integers(len(names)))]]
+        return int(chosen[int(rng.integers(len(chosen)))])
+
+    def _partner(self, fake: Face, rng: np.random.Generator) -> int:
+        """The real face at the nearest frame of the fake's source clip, else any real face."""
+        source = self.real_of_item.get(fake.row.pair_of)
+        if source is None:
+            return int(rng.choice(self.indices, p=self.weights))
+        frames = np.array([self.pool.faces[i].row.frame for i in source])
+        return int(source[int(np.argmin(np.abs(frames - fake.row.frame)))])
+
+
+def _group(pool: FacePool, indices: list[int], key: Callable[[CachedFace], str]) -> dict[str, np.ndarray]:
+    grouped: dict[str, list[int]] = {}
+    for i in indices:
+        grouped.setdefault(key(pool.faces[i].row), []).append(i)
+    return {k: np.array(v, dtype=np.int64) for k, v in grouped.items()}
 
 
 def reals_per_epoch(sampler: PairSampler) -> int:

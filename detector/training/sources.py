@@ -17,7 +17,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
 class MediaKind(StrEnum):
@@ -36,6 +36,9 @@ class SourceItem:
     dataset: str
     split: str  # the data set's own split ("test", "train") or "" when it has none
     item_id: str  # unique, file-system safe
+    family: str = ""  # of a labelled fake: talking-head, lip-sync, face-swap, ... ("real" for reals)
+    generator: str = ""
+    pair_of: str = ""  # item id of the real clip a fake was made from, when the list says
 
 
 def media_kind(path: Path) -> MediaKind | None:
@@ -124,6 +127,41 @@ def _dfdc(root: Path) -> Iterator[SourceItem]:
             rel = path.relative_to(root).as_posix()
             group = "dfdc/" + Path(str(original)).stem
             yield SourceItem(path, MediaKind.VIDEO, label, group, "dfdc", str(info.get("split", "")), safe_id(rel))
+
+
+def from_labelled(source: Path, split: str | None = None) -> list[SourceItem]:
+    """Items of a manifest or `real/`+`fake/` folder (see `detector.labelled`), family and generator kept."""
+    from detector.labelled import read_labelled
+
+    media = read_labelled(source, split)
+    dataset = source.stem if source.is_file() else source.name
+    ids = {m.path.name: _labelled_id(dataset, m.name) for m in media if m.label == 0}
+    items = []
+    for m in media:
+        kind = media_kind(m.path)
+        if kind is None:
+            logger.warning("skipping %s: not an image or video", m.path)
+            continue
+        items.append(
+            SourceItem(
+                m.path,
+                kind,
+                m.label,
+                f"{dataset}/{m.group}",
+                dataset,
+                m.split,
+                _labelled_id(dataset, m.name),
+                family=m.family,
+                generator=m.generator,
+                pair_of=ids.get(m.pair_of, ""),
+            )
+        )
+    logger.info("%s: %d items (%d fake)", source, len(items), sum(i.label for i in items))
+    return items
+
+
+def _labelled_id(dataset: str, name: str) -> str:
+    return safe_id(f"{dataset}/{name}")
 
 
 def package_faces() -> list[SourceItem]:

@@ -81,6 +81,7 @@ def build_bank(
     reuse: int,
     length: int,
     seconds: float = float("inf"),
+    warp_p: float = 0.3,
 ) -> ClipBank:
     """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN; labelled fake
     videos, when the data has them, join as fake clips.
@@ -101,7 +102,7 @@ def build_bank(
             logger.warning("clip bank stopped by the time budget after %d of %d clips", built, len(order))
             break
         crops, keypoints = sources[int(k)]
-        pair = make_clip_pair(crops, keypoints, rng)
+        pair = make_clip_pair(crops, keypoints, rng, warp_p=warp_p)
         emb, lg = frame_outputs(net, pair.real + pair.fake)
         embeddings += [emb[:length], emb[length:]]
         logits += [lg[:length], lg[length:]]
@@ -182,7 +183,7 @@ def train_epoch(
             loss.backward()
             optimizer.step()
             # Truncated BPTT: carry the state to the next window but not its gradient.
-            state = (state[0].detach(), state[1].detach())
+            state = (state[0].detach(), state[1].detach(), state[2].detach())
             losses.append(loss.item())
     return float(np.mean(losses)) if losses else float("nan")
 

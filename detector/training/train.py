@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
 from detector.training.cache import common_crop_size
 from detector.training.data import FacePool, SplitRule, load_pools
-from detector.training.frames import PairSampler, frame_outputs, reals_per_epoch, validation_pairs
+from detector.training.dev import describe, dev_bank, frame_model_scores, head_scores, load_dev
+from detector.training.frames import FakeMix, PairSampler, frame_outputs, reals_per_epoch, validation_pairs
 from detector.training.metrics import auc, rates_at, threshold_for_fpr
 from detector.training.temporal import (
     ClipBank,
@@ -64,6 +66,8 @@ class TrainConfig:
     threads: int = 2
     resume: bool = False
     init_from: Path | None = None  # start stage 1 from this checkpoint's weights instead of ImageNet
+    dev: tuple[Path, ...] = ()  # caches of unseen generators: pick the checkpoint and the head by them
+    mix: FakeMix = field(default_factory=FakeMix)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     config.out.mkdir(parents=True, exist_ok=True)
     pools = load_pools(list(config.caches), config.rule)
     _log_pools(pools)
+    dev = load_dev(list(config.dev)) if config.dev else None
+    if dev is not None:
+        logger.info("dev: %d faces of %d items", len(dev.faces), len({f.row.item for f in dev.faces}))
     torch.manual_seed(config.seed)  # before the network is built: its head initialisation is random
     net = DeepfakeNet(pretrained_backbone=True)
     state = _load_state(config.out) if config.resume else None
@@ -99,11 +106,21 @@ def train(config: TrainConfig) -> dict[str, Any]:
     history: list[dict[str, Any]] = list(state["history"]) if state else []
     stage = int(state["stage"]) if state else 1
     if stage == 1:
-        _stage1(net, pools, config, deadline, rng, state, history)
+        _stage1(net, pools, config, deadline, rng, state, history, dev)
         state = None
+    _keep_best_dev(net, config.out, history)
     banks = _banks(net, pools, config, deadline, rng)
-    _stage2(net, banks, config, deadline, rng, state if stage == 2 else None, history)
+    _stage2(net, banks, config, deadline, rng, state if stage == 2 else None, history, dev)
     metrics = _finish(net, banks[1], config, history, deadline, input_size)
+    if dev is not None:
+        metrics["dev_frame_model"] = frame_model_scores(net, dev).report()
+        metrics["dev_with_head"] = head_scores(net, dev, dev_bank(net, dev)).report()
+        logger.info(
+            "final on dev: frame model %s; with the head %s",
+            describe(metrics["dev_frame_model"]),
+            describe(metrics["dev_with_head"]),
+        )
+        (config.out / "summary.json").write_text(json.dumps({"metrics": metrics}, indent=2))
     return metrics
 
 
@@ -121,9 +138,11 @@ def _stage1(
     rng: np.random.Generator,
     state: dict[str, Any] | None,
     history: list[dict[str, Any]],
+    dev: FacePool | None,
 ) -> None:
-    """Frame-level training on balanced real/fake pairs, validated on held-out identities per epoch."""
-    sampler = PairSampler.build(pools["train"])
+    """Frame-level training on balanced real/fake pairs, validated on held-out identities per epoch
+    (and judged on dev, when given: the best dev epoch is what stage 2 builds on)."""
+    sampler = PairSampler.build(pools["train"], mix=config.mix)
     steps_per_epoch = math.ceil(reals_per_epoch(sampler) / config.pairs)
     total = round(config.epochs * steps_per_epoch)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -151,12 +170,38 @@ def _stage1(
         if (step + 1) % steps_per_epoch == 0 or step + 1 == total:
             val_auc = _frame_auc(net, val_crops, val_labels)
             epoch = (step + 1) / steps_per_epoch
-            history.append({"stage": 1, "epoch": epoch, "loss": float(loss), "val_frame_auc": val_auc})
+            entry = {"stage": 1, "epoch": epoch, "loss": float(loss), "val_frame_auc": val_auc}
             logger.info("stage 1 epoch %.2f: loss %.4f, validation frame AUC %.4f", epoch, float(loss), val_auc)
+            if dev is not None:
+                entry["dev"] = _judge_on_dev(net, dev, config.out, history, epoch)
+            history.append(entry)
             net.train()
         if (step + 1) % 100 == 0 or (step + 1) % steps_per_epoch == 0:
             _save_state(config.out, net, rng, history, stage=1, step=step + 1, optimizer=optimizer, scheduler=scheduler)
     _save_state(config.out, net, rng, history, stage=2, step=0)
+
+
+def _judge_on_dev(
+    net: DeepfakeNet, dev: FacePool, out: Path, history: list[dict[str, Any]], epoch: float
+) -> dict[str, Any]:
+    """Dev AUC of the frame model now; the best epoch's weights are kept in `best_dev.pt`."""
+    report = frame_model_scores(net, dev).report()
+    best = max((h["dev"]["auc"] for h in history if "dev" in h), default=-1.0)
+    logger.info("stage 1 epoch %.2f: %s", epoch, describe(report))
+    if report["auc"] > best:
+        torch.save(net.state_dict(), out / "best_dev.tmp")
+        (out / "best_dev.tmp").replace(out / "best_dev.pt")
+    return {k: float(v) for k, v in report.items()}
+
+
+def _keep_best_dev(net: DeepfakeNet, out: Path, history: list[dict[str, Any]]) -> None:
+    """Continue from the stage-1 epoch that did best on dev (when the run was judged on dev)."""
+    judged = [h for h in history if h.get("stage") == 1 and "dev" in h]
+    if not judged or not (out / "best_dev.pt").is_file():
+        return
+    best = max(judged, key=lambda h: h["dev"]["auc"])
+    logger.info("stage 1: keeping epoch %.2f (dev AUC %.4f)", best["epoch"], best["dev"]["auc"])
+    net.load_state_dict(torch.load(out / "best_dev.pt", map_location="cpu"))
 
 
 def _warmup_cosine(total: int, warmup: int):
@@ -217,8 +262,10 @@ def _stage2(
     rng: np.random.Generator,
     state: dict[str, Any] | None,
     history: list[dict[str, Any]],
+    dev: FacePool | None,
 ) -> None:
-    """LSTM head on frozen embeddings, truncated BPTT over windows of `config.window` frames."""
+    """LSTM head on frozen embeddings, truncated BPTT over windows of `config.window` frames; the epoch
+    kept is the best on dev when given (else on held-out self-blended clips)."""
     train_bank, val_bank = banks
     for p in net.parameters():
         p.requires_grad_(False)
@@ -235,21 +282,36 @@ def _stage2(
     logger.info("stage 2: %d train clips, %d validation clips", len(train_bank), len(val_bank))
     # Early stopping on held-out video AUC; "epoch 0" is the untrained head (≈ the frame model alone),
     # so the head ships only if it beats the frame model.
-    best = (_video_auc(net, val_bank), head_state(net), first)
+    judge = _head_judge(net, val_bank, dev)
+    best = (judge(), head_state(net), first)
     stale = 0
     for epoch in tqdm(range(first, config.lstm_epochs), desc="stage 2", unit="epoch", dynamic_ncols=True):
         if deadline.left() < 60 or stale >= config.lstm_patience:
             logger.warning("stage 2 stopped after %d epochs (time budget or no improvement)", epoch)
             break
         loss = train_epoch(net, train_bank, optimizer, rng, window=config.window, batch=64)
-        video_auc = _video_auc(net, val_bank)
-        history.append({"stage": 2, "epoch": epoch + 1, "loss": loss, "val_video_auc": video_auc})
-        logger.info("stage 2 epoch %d: loss %.4f, validation video AUC %.4f", epoch + 1, loss, video_auc)
+        video_auc = judge()
+        history.append({"stage": 2, "epoch": epoch + 1, "loss": loss, "selection_auc": video_auc})
+        logger.info("stage 2 epoch %d: loss %.4f, selection AUC %.4f", epoch + 1, loss, video_auc)
         _save_state(config.out, net, rng, history, stage=2, step=epoch + 1, optimizer=optimizer)
         best, stale = ((video_auc, head_state(net), epoch + 1), 0) if video_auc > best[0] else (best, stale + 1)
     net.load_state_dict(best[1], strict=False)
-    history.append({"stage": 2, "selected_epoch": best[2], "val_video_auc": best[0]})
-    logger.info("stage 2: keeping the head of epoch %d (validation video AUC %.4f)", best[2], best[0])
+    history.append({"stage": 2, "selected_epoch": best[2], "selection_auc": best[0]})
+    logger.info("stage 2: keeping the head of epoch %d (selection AUC %.4f)", best[2], best[0])
+
+
+def _head_judge(net: DeepfakeNet, val_bank: ClipBank, dev: FacePool | None) -> Callable[[], float]:
+    """Dev video AUC of the head when a dev set is given, else held-out self-blend video AUC."""
+    if dev is None:
+        return lambda: _video_auc(net, val_bank)
+    bank = dev_bank(net, dev)  # the CNN is frozen in stage 2: embed once
+
+    def judge() -> float:
+        report = head_scores(net, dev, bank).report()
+        logger.info("stage 2: %s", describe(report))
+        return float(report["auc"])
+
+    return judge
 
 
 def _video_auc(net: DeepfakeNet, bank: ClipBank) -> float:
@@ -304,6 +366,7 @@ def _finish(
 def _recipe(config: TrainConfig, history: list[dict[str, Any]], input_size: int) -> dict[str, Any]:
     recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     recipe["caches"] = [str(c) for c in config.caches]
+    recipe["dev"] = [str(c) for c in config.dev]
     recipe["rule"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.rule).items()}
     recipe["input_size"] = input_size
     recipe["history"] = history

@@ -15,7 +15,8 @@ import torch
 
 from detector.config import Config
 from detector.faces.align import align_face
-from detector.model.network import HIDDEN, DeepfakeNet, RecurrentState, preprocess
+from detector.model.network import HIDDEN, MOTION_DIM, PROJ, DeepfakeNet, RecurrentState, preprocess, zero_state
+from detector.model.registry import load_model
 from detector.model.state import TrackStateStore
 from detector.pipeline import Analyzer
 from detector.types import Frame
@@ -72,7 +73,7 @@ def embedded(analyzer: Analyzer, clips: Clips) -> tuple[torch.Tensor, torch.Tens
 
 def test_store_starts_tracks_at_zero_and_forgets_them() -> None:
     store = TrackStateStore()
-    state = RecurrentState(torch.ones(HIDDEN), torch.ones(HIDDEN))
+    state = RecurrentState(torch.ones(HIDDEN), torch.ones(HIDDEN), torch.ones(MOTION_DIM))
 
     assert torch.equal(store.get(7).h, torch.zeros(HIDDEN)) and 7 not in store
     store.put(7, state)
@@ -88,11 +89,11 @@ def test_store_starts_tracks_at_zero_and_forgets_them() -> None:
 def test_network_output_depends_on_the_state_it_is_given(analyzer: Analyzer, embedded: tuple) -> None:
     net: DeepfakeNet = analyzer.model.net
     emb, logits = embedded
-    zeros = torch.zeros(1, HIDDEN)
+    zeros = zero_state(1, emb)
     with torch.inference_mode():
-        first, h, c = net.step(emb[:1], logits[:1], zeros, zeros)
-        carried, _, _ = net.step(emb[:1], logits[:1], h, c)
-        fresh, _, _ = net.step(emb[:1], logits[:1], zeros, zeros)
+        first, state = net.step(emb[:1], logits[:1], zeros)
+        carried, _ = net.step(emb[:1], logits[:1], state)
+        fresh, _ = net.step(emb[:1], logits[:1], zeros)
 
     assert abs(float(carried - first)) > DIFFERENT  # same crop, carried state: another answer
     assert abs(float(fresh - first)) < SAME  # same crop, zero state: the same answer
@@ -162,3 +163,33 @@ def test_a_scene_cut_restarts_the_state_of_a_continuing_track(analyzer: Analyzer
     after_cut = results[4].faces[0].prob
     assert after_cut == pytest.approx(fresh_prob(analyzer, frames[4]), abs=SAME)
     assert abs(results[5].faces[0].prob - fresh_prob(analyzer, frames[5])) > DIFFERENT  # type: ignore[operator]
+
+
+def test_cell_sees_the_change_since_the_previous_frame_not_on_the_first(embedded: tuple) -> None:
+    emb, logits = embedded
+    net = DeepfakeNet(pretrained_backbone=False).eval()
+    with torch.inference_mode():
+        _, after_a = net.step(emb[:1], logits[:1], zero_state(1, emb))
+        _, after_b = net.step(emb[1:2], logits[1:2], zero_state(1, emb))
+        net.cell.weight_ih[:, PROJ : 2 * PROJ] = 0  # blind the motion input
+        # The first frame has no change: blinding motion does not alter its step.
+        _, blind_a = net.step(emb[:1], logits[:1], zero_state(1, emb))
+        projected = net.proj(emb[:1])[0]
+    torch.testing.assert_close(blind_a[0], after_a[0])
+    assert torch.equal(after_a[2][0, :-1], projected) and float(after_a[2][0, -1]) == 1.0
+    assert not torch.equal(after_a[2], after_b[2])
+
+
+def test_checkpoints_from_before_motion_inputs_load_with_their_old_outputs(embedded: tuple, tmp_path) -> None:
+    emb, logits = (t.unsqueeze(0) for t in embedded)
+    net = DeepfakeNet(pretrained_backbone=False).eval()
+    with torch.no_grad():
+        net.cell.weight_ih[:, PROJ : 2 * PROJ] = 0
+        expected, _ = net.forward_sequence(emb, logits)
+    old = dict(net.state_dict())
+    w = old["cell.weight_ih"]
+    old["cell.weight_ih"] = torch.cat([w[:, :PROJ], w[:, 2 * PROJ :]], dim=1)  # the v1 layout: PROJ + 1 inputs
+    torch.save({"name": "x", "trained": True, "threshold": 0.5, "state_dict": old}, tmp_path / "v1.pt")
+    with torch.no_grad():
+        got, _ = load_model(tmp_path / "v1.pt").net.forward_sequence(emb, logits)
+    torch.testing.assert_close(got, expected)

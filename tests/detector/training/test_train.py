@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -9,7 +11,7 @@ from torch.nn import functional as F
 from detector.model.network import EMBED_DIM, DeepfakeNet
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
-from detector.training.frames import PairSampler
+from detector.training.frames import FakeMix, PairSampler
 from detector.training.temporal import ClipBank, build_bank, head_parameters, train_epoch
 from tests.detector.training.conftest import AlignedFaces
 
@@ -84,3 +86,62 @@ def test_clip_bank_pairs_real_clips_with_fakes_and_adds_labelled_fake_videos(ali
     assert bank.clip_labels.tolist() == [0.0, 1.0] * 3 + [1.0]
     assert bank.embeddings.shape == (7, 4, EMBED_DIM) and bank.labels[-1].tolist() == [1.0] * 4
     assert bank.labels[0].tolist() == [0.0] * 4
+
+
+def _labelled_pool(aligned_faces: AlignedFaces) -> FacePool:
+    """Real clips 'src' and 'other', fakes of generator G1 made from 'src' (frames 0 and 4), one fake of G2."""
+    crops, keypoints = aligned_faces.crops, aligned_faces.keypoints
+    faces = []
+    specs = [("src", 0, "", "", f) for f in (0, 2, 4, 6)] + [("other", 0, "", "", 0)]
+    specs += [("g1a", 1, "G1", "src", 0), ("g1a", 1, "G1", "src", 4), ("g2a", 1, "G2", "", 0)]
+    for i, (item, label, generator, pair, frame) in enumerate(specs):
+        row = CachedFace(
+            item,
+            "",
+            label,
+            "grp",
+            "d",
+            "",
+            "video",
+            "",
+            frame,
+            0,
+            "",
+            100.0,
+            "lip-sync" if label else "real",
+            generator,
+            pair,
+        )
+        faces.append(Face(row, crops[i % len(crops)], keypoints[i % len(crops)]))
+    return FacePool(faces, [])
+
+
+def test_labelled_fakes_are_drawn_per_generator_and_paired_with_their_source(aligned_faces: AlignedFaces) -> None:
+    pool = _labelled_pool(aligned_faces)
+    sampler = PairSampler.build(pool, mix=FakeMix(labelled=1.0, match_quality=False))
+    rng = np.random.default_rng(0)
+    drawn = Counter(pool.faces[sampler._labelled(rng)].row.generator for _ in range(2000))
+    # G1 has two faces and G2 one, yet each generator is drawn about half the time.
+    assert abs(drawn["G1"] - drawn["G2"]) < 150
+    fake_at_4 = pool.faces[6]
+    partner = pool.faces[sampler._partner(fake_at_4, rng)]
+    assert (partner.row.item, partner.row.frame) == ("src", 4)  # the source clip, same moment
+
+
+def test_a_few_steps_on_labelled_fake_clips_lower_the_loss(aligned_faces: AlignedFaces) -> None:
+    torch.manual_seed(0)
+    sampler = PairSampler.build(_labelled_pool(aligned_faces), mix=FakeMix(labelled=1.0))
+    x, y = sampler.batch(4, np.random.default_rng(1))
+    assert y.tolist() == [0, 1] * 4
+    net = DeepfakeNet(pretrained_backbone=True, dropout=0.0)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    first = None
+    for _ in range(6):
+        loss = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y)
+        first = loss.item() if first is None else first
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        final = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y).item()
+    assert final < 0.9 * first
