@@ -27,8 +27,8 @@ def notify(*urls: str) -> dict[str, Any]:
     return {"allow_networks": ["127.0.0.0/8"], "webhooks": hooks}
 
 
-async def run_upload(server: LiveServer, clip: bytes) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Upload `clip`, wait until its stream stops; the /ws messages seen and /api/health after."""
+async def run_upload(server: LiveServer, clip: bytes) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+    """Upload `clip`, wait until its stream stops: the /ws messages seen, /api/health and the stored scores."""
     seen: list[dict[str, Any]] = []
     async with connect(server.ws_url) as ws, httpx.AsyncClient(base_url=server.url) as http:
         await wait_message(ws, lambda m: m["type"] == "hello", seen)
@@ -41,7 +41,9 @@ async def run_upload(server: LiveServer, clip: bytes) -> tuple[list[dict[str, An
             seen,
         )
         health = (await http.get("/api/health")).json()
-    return [*seen, stopped], health
+        # The store, not /ws: a slow client's outbox may merge two scores of one face (latest wins).
+        stored = len((await http.get(f"/api/streams/{stream['id']}/timeline")).json()["points"])
+    return [*seen, stopped], health, stored
 
 
 @pytest.mark.integration
@@ -55,7 +57,7 @@ async def test_upload_events_reach_the_receiver_signed(
         events={"require_trained_model": False, "min_frames": 1},
         notify=notify(target.url("/hooks/s3cr3t-path")),
     )
-    seen, _ = await run_upload(server, carphone_bytes)
+    seen, _, _ = await run_upload(server, carphone_bytes)
     got = target.wait_for(lambda r: any(x.json()["notification"]["event"] == "stream_stopped" for x in r))
     async with httpx.AsyncClient(base_url=server.url) as http:
         health = (await http.get("/api/health")).json()
@@ -85,15 +87,13 @@ async def test_a_dead_receiver_costs_the_analysis_nothing(
     dead.kill()
     hung = receiver(",".join(["hang"] * 50))  # accepts the connection, never answers
     server = serve(notify=notify(dead.url(), hung.url()))
-    with_dead, health = await run_upload(server, carphone_bytes)
+    with_dead, health, stored_with = await run_upload(server, carphone_bytes)
     baseline = serve()
-    without, _ = await run_upload(baseline, carphone_bytes)
+    without, _, stored_without = await run_upload(baseline, carphone_bytes)
 
-    def analyzed(seen: list[dict[str, Any]]) -> tuple[int, int]:
-        final = seen[-1]["stream"]
-        return final["analyzed"], sum(m["type"] == "score" for m in seen)
-
-    assert analyzed(with_dead) == analyzed(without)  # every frame analyzed, every score sent
+    # Every frame analyzed and every score stored, as without the dead targets.
+    assert with_dead[-1]["stream"]["analyzed"] == without[-1]["stream"]["analyzed"] > 0
+    assert stored_with == stored_without > 0
     dead_state, hung_state = health["notify"]
     assert dead_state["delivered"] == 0 and dead_state["attempts_failed"] >= 1
     assert "Connection" in (dead_state["last_error"] or "")
