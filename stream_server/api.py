@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from detector import __version__
 from detector.frames import SourceError
+from detector.report.html import REPORT_CSP, render_html
 from stream_server import messages
 from stream_server.context import context_of
 from stream_server.hub import HubFull
@@ -26,6 +28,7 @@ from stream_server.images import encode_jpeg, face_thumbnail
 from stream_server.ingest.file import FileSource, UploadRejected, start_decoder
 from stream_server.ingest.rtsp import RtspSource, check_camera, parse_camera_url
 from stream_server.ingest.webrtc import OfferError, WebRtcSource, parse_offer
+from stream_server.report import stream_report
 from stream_server.types import StreamKind
 from stream_server.uploads import UploadMalformed, UploadTooLarge, spool_upload
 
@@ -123,6 +126,27 @@ async def timeline(request: Request) -> Response:
     return JSONResponse({"stream": stream_id, "points": points})
 
 
+async def report(request: Request) -> Response:
+    """Evidence report of a stream: a self-contained HTML page, or the same data as JSON (?format=json)."""
+    ctx = context_of(request)
+    stream_id = request.path_params["stream_id"]
+    form = request.query_params.get("format", "html")
+    if form not in ("html", "json"):
+        return error(400, "format must be html or json")
+    found = await run_in_threadpool(stream_report, ctx.store, stream_id, ctx.config.scoring)
+    if found is None:
+        return error(404, "no such stream")
+    headers = {"Cache-Control": "no-store"}
+    if request.query_params.get("download"):
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", stream_id)
+        headers["Content-Disposition"] = f'attachment; filename="deepfake-report-{name}.{form}"'
+    if form == "json":
+        return JSONResponse(found.as_dict(), headers=headers)
+    # The page's own policy, repeated as a header: nothing it contains may fetch anything.
+    headers["Content-Security-Policy"] = REPORT_CSP
+    return HTMLResponse(await run_in_threadpool(render_html, found), headers=headers)
+
+
 async def list_events(request: Request) -> Response:
     """Alerts (open and closed)."""
     ctx = context_of(request)
@@ -172,7 +196,7 @@ async def create_upload(request: Request) -> Response:
     info = decoder.info
     assert info is not None  # set once probing passed
     try:
-        stream_id = ctx.hub.add(FileSource(decoder, spooled.path, spooled.filename), spooled.filename)
+        stream_id = ctx.hub.add(FileSource(decoder, spooled.path, spooled.filename, spooled.sha256), spooled.filename)
     except HubFull as exc:
         decoder.close()
         spooled.path.unlink(missing_ok=True)
@@ -266,6 +290,7 @@ def routes() -> list[Route]:
         Route("/api/streams/{stream_id}", get_stream, methods=["GET"]),
         Route("/api/streams/{stream_id}", delete_stream, methods=["DELETE"]),
         Route("/api/streams/{stream_id}/timeline", timeline, methods=["GET"]),
+        Route("/api/streams/{stream_id}/report", report, methods=["GET"]),
         Route("/api/streams/{stream_id}/snapshot.jpg", snapshot, methods=["GET"]),
         Route("/api/streams/{stream_id}/faces/{track:int}.jpg", face_crop, methods=["GET"]),
         Route("/api/events", list_events, methods=["GET"]),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.config import StoreConfig
+from detector.report.data import EvidenceCrop
 from detector.types import FaceScore
 from stream_server.types import Alert, AlertPhase
 
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS scores (
     prob REAL,
     rolling REAL,
     state TEXT NOT NULL,
-    box TEXT NOT NULL
+    box TEXT NOT NULL,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS scores_stream_t ON scores (stream, t);
 CREATE TABLE IF NOT EXISTS events (
@@ -52,7 +54,42 @@ CREATE TABLE IF NOT EXISTS events (
     end_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS events_start ON events (start_wall);
+CREATE TABLE IF NOT EXISTS streams (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT,
+    created REAL NOT NULL,
+    ended REAL,
+    model TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crops (
+    stream TEXT NOT NULL,
+    track INTEGER NOT NULL,
+    slot TEXT NOT NULL,
+    why TEXT NOT NULL,
+    t REAL NOT NULL,
+    score REAL,
+    jpeg BLOB NOT NULL,
+    PRIMARY KEY (stream, track, slot)
+);
 """
+# Added after the first release: a database written before it gains the column at open.
+_MIGRATIONS = (("scores", "reason", "ALTER TABLE scores ADD COLUMN reason TEXT"),)
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """What a report needs to know about a stream after it is gone: source (masked) and model."""
+
+    id: str
+    name: str
+    kind: str
+    source: str
+    sha256: str | None
+    created: float
+    model: dict[str, Any]  # name, software_version, threshold, trained
 
 
 @dataclass(frozen=True)
@@ -65,9 +102,23 @@ class _Barrier:
 _Row = tuple[str, tuple[Any, ...]]
 _Item = _Row | _Barrier | None
 
-_INSERT_SCORE = "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_SCORE = (
+    "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _INSERT_EVENT = "INSERT OR REPLACE INTO events (id, stream, track, start_t, start_wall, peak) VALUES (?, ?, ?, ?, ?, ?)"
 _END_EVENT = "UPDATE events SET end_t = ?, end_wall = ?, peak = ?, end_reason = ? WHERE id = ?"
+_INSERT_STREAM = (
+    "INSERT OR REPLACE INTO streams (id, name, kind, source, sha256, created, model) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_END_STREAM = "UPDATE streams SET ended = ? WHERE id = ? AND ended IS NULL"
+_INSERT_CROP = "INSERT OR REPLACE INTO crops (stream, track, slot, why, t, score, jpeg) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    for table, column, sql in _MIGRATIONS:
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(sql)
+    db.commit()
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -94,6 +145,7 @@ class ScoreStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = connect(self.path)
         db.executescript(_SCHEMA)
+        _migrate(db)
         with db:
             cur = db.execute(
                 "UPDATE events SET end_t = start_t, end_wall = ?, end_reason = 'interrupted' WHERE end_wall IS NULL",
@@ -109,7 +161,20 @@ class ScoreStore:
         """Queue score rows; blocks (slowing inference, not the event loop) only if the writer is far behind."""
         for face in faces:
             row = (face.stream_id, face.track_id, face.t, wall, face.prob, face.rolling, face.state.value)
-            self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()))))
+            reason = face.quality.reason if face.prob is None else None
+            self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()), reason)))
+
+    def add_stream(self, record: StreamRecord) -> None:
+        row = (record.id, record.name, record.kind, record.source, record.sha256, record.created)
+        self._queue.put((_INSERT_STREAM, (*row, json.dumps(record.model))))
+
+    def end_stream(self, stream_id: str, wall: float) -> None:
+        self._queue.put((_END_STREAM, (wall, stream_id)))
+
+    def add_crop(self, stream_id: str, crop: EvidenceCrop, slot: str) -> None:
+        """Keep a report's face crop; a later one with the same slot replaces it."""
+        row = (stream_id, crop.track_id, slot, crop.why, crop.t, crop.score, crop.jpeg)
+        self._queue.put((_INSERT_CROP, row))
 
     def add_alert(self, alert: Alert) -> None:
         if alert.phase is AlertPhase.START:
@@ -192,6 +257,26 @@ class ScoreStore:
         sql += " ORDER BY start_wall DESC LIMIT ?"
         params.append(limit)
         return [dict(r) for r in self._query(sql, params)]
+
+    def stream_record(self, stream_id: str) -> tuple[StreamRecord, float | None] | None:
+        """The stream's record and when it ended (None while it runs), or None if never stored."""
+        rows = self._query("SELECT * FROM streams WHERE id = ?", (stream_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        model = json.loads(r["model"])
+        record = StreamRecord(r["id"], r["name"], r["kind"], r["source"], r["sha256"], r["created"], model)
+        return record, r["ended"]
+
+    def report_points(self, stream_id: str, limit: int) -> list[sqlite3.Row]:
+        """Track, time, probability, rolling score and abstention reason of the first `limit` scores."""
+        sql = "SELECT track, t, prob, rolling, reason FROM scores WHERE stream = ? ORDER BY t, id LIMIT ?"
+        return self._query(sql, (stream_id, limit))
+
+    def crops(self, stream_id: str) -> list[EvidenceCrop]:
+        sql = "SELECT track, t, score, why, jpeg FROM crops WHERE stream = ? ORDER BY track, t"
+        rows = self._query(sql, (stream_id,))
+        return [EvidenceCrop(r["track"], r["t"], r["score"], r["why"], bytes(r["jpeg"])) for r in rows]
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         db = connect(self.path)

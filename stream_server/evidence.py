@@ -1,0 +1,30 @@
+"""Face crops kept for evidence reports, chosen on the inference thread and written by the store.
+
+The live table holds only each face's latest crop; a report needs the crops at the moments that
+matter: when an alert started and when a track scored highest. `PeakPicker` makes that choice
+online (cheap comparisons per face); only a chosen crop is encoded (a 128 px JPEG, well under a
+millisecond) and queued to the store's writer, so analysis is not held up by it.
+"""
+
+from __future__ import annotations
+
+from detector.events import Alert
+from detector.report.evidence import PeakPicker, chosen_crops
+from detector.types import FrameResult
+from stream_server.store import ScoreStore
+
+
+class EvidenceKeeper:
+    """One `PeakPicker` per stream; alert-start crops are kept as they happen."""
+
+    def __init__(self, store: ScoreStore) -> None:
+        self._store = store
+        self._pickers: dict[str, PeakPicker] = {}
+
+    def record(self, result: FrameResult, alerts: list[Alert]) -> None:
+        picker = self._pickers.setdefault(result.stream_id, PeakPicker())
+        for slot, crop in chosen_crops(picker, result, alerts):
+            self._store.add_crop(result.stream_id, crop, slot)
+
+    def forget(self, stream_id: str) -> None:
+        self._pickers.pop(stream_id, None)
