@@ -15,7 +15,7 @@ from detector.config import ScoringConfig
 from detector.report.data import Report, ReportAlert, ReportModel, ReportSource, ScorePoint, build_report
 from stream_server.store import ScoreStore
 
-MAX_POINTS = 200_000  # ~8 h of one face at 7 fps; beyond that the report says it is cut short
+MAX_POINTS = 200_000  # ~3.7 h of one face at 15 fps; beyond that the report says it is cut short
 MAX_ALERTS = 5_000
 _FLUSH_S = 2.0
 
