@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from detector.config import StoreConfig
 from detector.report.data import EvidenceCrop
+from detector.report.evidence import CropChoice
 from detector.types import FaceScore
 from stream_server.types import Alert, AlertPhase
 
@@ -99,8 +102,20 @@ class _Barrier:
     done: threading.Event
 
 
+@dataclass(frozen=True)
+class _Crop:
+    """A chosen face crop; the writer encodes it, so the inference thread never spends time on JPEG."""
+
+    stream_id: str
+    choice: CropChoice
+
+    def row(self) -> tuple[str, tuple[Any, ...]]:
+        crop = self.choice.encoded()
+        return _INSERT_CROP, (self.stream_id, crop.track_id, self.choice.slot, crop.why, crop.t, crop.score, crop.jpeg)
+
+
 _Row = tuple[str, tuple[Any, ...]]
-_Item = _Row | _Barrier | None
+_Item = _Row | _Crop | _Barrier | None
 
 _INSERT_SCORE = (
     "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -112,6 +127,17 @@ _INSERT_STREAM = (
 )
 _END_STREAM = "UPDATE streams SET ended = ? WHERE id = ? AND ended IS NULL"
 _INSERT_CROP = "INSERT OR REPLACE INTO crops (stream, track, slot, why, t, score, jpeg) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _as_row(item: _Item) -> _Row | None:
+    """The statement an item stands for; a crop that fails to encode is logged and skipped, never fatal."""
+    if isinstance(item, _Crop):
+        try:
+            return item.row()
+        except (ValueError, cv2.error):
+            logger.exception("encoding a face crop of %s failed", item.stream_id)
+            return None
+    return item if isinstance(item, tuple) else None
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -171,10 +197,9 @@ class ScoreStore:
     def end_stream(self, stream_id: str, wall: float) -> None:
         self._queue.put((_END_STREAM, (wall, stream_id)))
 
-    def add_crop(self, stream_id: str, crop: EvidenceCrop, slot: str) -> None:
-        """Keep a report's face crop; a later one with the same slot replaces it."""
-        row = (stream_id, crop.track_id, slot, crop.why, crop.t, crop.score, crop.jpeg)
-        self._queue.put((_INSERT_CROP, row))
+    def add_crop(self, stream_id: str, choice: CropChoice) -> None:
+        """Keep a report's face crop (encoded by the writer); a later one with the same slot replaces it."""
+        self._queue.put(_Crop(stream_id, choice))
 
     def add_alert(self, alert: Alert) -> None:
         if alert.phase is AlertPhase.START:
@@ -218,7 +243,7 @@ class ScoreStore:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        rows = [item for item in items if isinstance(item, tuple)]
+        rows = [row for item in items if (row := _as_row(item)) is not None]
         try:
             with db:
                 for sql, params in rows:

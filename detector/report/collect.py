@@ -93,8 +93,8 @@ class ReportCollector:
         self._points.extend(point_of(face) for face in result.faces)
         alerts = self._alerts.update(result, self._clock())
         self._raised.extend(alerts)
-        for slot, crop in chosen_crops(self._picker, result, alerts):
-            self._crops[(crop.track_id, slot)] = crop
+        for choice in chosen_crops(self._picker, result, alerts):
+            self._crops[(choice.track_id, choice.slot)] = choice.encoded()
 
     def finish(self, source: ReportSource) -> Report:
         """The report of everything added; the source's end is now unless it says otherwise."""

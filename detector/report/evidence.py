@@ -7,7 +7,7 @@ and a higher score replaces the nearest kept one within the gap or else the lowe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -60,20 +60,34 @@ class PeakPicker:
         return lowest if prob > kept[lowest].prob else None
 
 
-def chosen_crops(picker: PeakPicker, result: FrameResult, alerts: list[Alert]) -> list[tuple[str, EvidenceCrop]]:
-    """The crops of this frame worth keeping, each with its slot: `peak-N` (replacing what held it
-    before) or the id of the alert that started on this frame."""
+@dataclass(frozen=True)
+class CropChoice:
+    """A crop chosen for the report, not yet encoded: the server encodes on its store's writer thread,
+    off the analysis path. `slot` is `peak-N` (replacing what held it before) or an alert's id."""
+
+    slot: str
+    track_id: int
+    t: float
+    score: float | None
+    why: str
+    image: np.ndarray = field(repr=False, compare=False)
+
+    def encoded(self) -> EvidenceCrop:
+        return EvidenceCrop(self.track_id, self.t, self.score, self.why, crop_jpeg(self.image))
+
+
+def chosen_crops(picker: PeakPicker, result: FrameResult, alerts: list[Alert]) -> list[CropChoice]:
+    """The crops of this frame worth keeping: new top scores, and the faces whose alert starts here."""
     out = []
     for face in result.faces:
         slot = picker.offer(face)
         if slot is not None and face.crop is not None:
-            out.append((f"peak-{slot}", EvidenceCrop(face.track_id, face.t, face.prob, "peak", crop_jpeg(face.crop))))
+            out.append(CropChoice(f"peak-{slot}", face.track_id, face.t, face.prob, "peak", face.crop))
     faces = {face.track_id: face for face in result.faces}
     for alert in alerts:
         alerted = faces.get(alert.track_id)
         if alert.phase is AlertPhase.START and alerted is not None and alerted.crop is not None:
-            crop = EvidenceCrop(alert.track_id, alerted.t, alert.score, "alert", crop_jpeg(alerted.crop))
-            out.append((alert.id, crop))
+            out.append(CropChoice(alert.id, alert.track_id, alerted.t, alert.score, "alert", alerted.crop))
     return out
 
 
