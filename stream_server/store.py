@@ -191,11 +191,18 @@ class ScoreStore:
             self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()), reason)))
 
     def add_stream(self, record: StreamRecord) -> None:
+        """Queue a new stream's record (for its report). Called on the event loop, so it never waits."""
         row = (record.id, record.name, record.kind, record.source, record.sha256, record.created)
-        self._queue.put((_INSERT_STREAM, (*row, json.dumps(record.model))))
+        self._put_now((_INSERT_STREAM, (*row, json.dumps(record.model))), record.id)
 
     def end_stream(self, stream_id: str, wall: float) -> None:
-        self._queue.put((_END_STREAM, (wall, stream_id)))
+        self._put_now((_END_STREAM, (wall, stream_id)), stream_id)
+
+    def _put_now(self, item: _Row, stream_id: str) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:  # the writer is far behind; the report of this stream lacks its record
+            logger.error("store queue full: the report of stream %s will miss its start or end", stream_id)
 
     def add_crop(self, stream_id: str, choice: CropChoice) -> None:
         """Keep a report's face crop (encoded by the writer); a later one with the same slot replaces it."""

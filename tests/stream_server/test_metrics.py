@@ -52,6 +52,8 @@ async def test_metrics_describe_a_finished_upload(
         final = await wait_message(ws, lambda m: m["type"] == "status" and m["stream"]["status"] == "stopped", seen)
         reply = await http.get("/metrics")
         refused = await http.get("/metrics", headers={"Authorization": "Bearer wrong-token-but-long-enough"})
+        assert server.app.state.ctx.store.flush()
+        stored = (await http.get(f"/api/streams/{stream['id']}/timeline")).json()["points"]
 
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
     assert refused.status_code == 401
@@ -61,11 +63,11 @@ async def test_metrics_describe_a_finished_upload(
     assert value(found, "deepfake_monitor_frames_dropped", stream=sid) == final["stream"]["dropped"]
     assert value(found, "deepfake_monitor_queue_depth", stream=sid) == 0
     assert value(found, "deepfake_monitor_streams", status="stopped") == 1
-    scores = [m for m in seen if m["type"] == "score"]
-    scored = sum(m["state"] == "analyzing" for m in scores)
+    # Stored scores, not /ws ones: a client that falls behind gets the latest score per face merged.
+    scored = sum(p["state"] == "analyzing" for p in stored)
     abstained = sum(s.value for s in found["deepfake_monitor_abstentions"] if s.name.endswith("_total"))
-    assert value(found, "deepfake_monitor_faces_scored", "deepfake_monitor_faces_scored_total") == scored
-    assert abstained == len(scores) - scored
+    assert value(found, "deepfake_monitor_faces_scored", "deepfake_monitor_faces_scored_total") == scored > 0
+    assert abstained == len(stored) - scored
     starts = sum(m["type"] == "event" and m["event"]["phase"] == "start" for m in seen)
     assert value(found, "deepfake_monitor_alerts_started", "deepfake_monitor_alerts_started_total") == starts > 0
     batches = value(found, "deepfake_monitor_inference_seconds", "deepfake_monitor_inference_seconds_count")
