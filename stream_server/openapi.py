@@ -26,7 +26,10 @@ def build_schema(routes: list[BaseRoute]) -> dict[str, Any]:
     for endpoint in SchemaGenerator({}).get_endpoints(routes):
         if endpoint.http_method == "head":
             continue
-        paths.setdefault(endpoint.path, {})[endpoint.http_method] = _operation(endpoint.path, endpoint.func)
+        # The first route of a path and method is the one that answers (a gateway's cluster routes come first).
+        operations = paths.setdefault(endpoint.path, {})
+        if endpoint.http_method not in operations:
+            operations[endpoint.http_method] = _operation(endpoint.path, endpoint.func)
     return {
         "openapi": "3.1.0",
         "info": {
