@@ -20,7 +20,7 @@ from detector.summary import SummaryBuilder, VideoSummary
 from detector.types import Frame, FrameResult
 
 if TYPE_CHECKING:
-    from detector.pipeline import Analyzer
+    from detector.pipeline import Analyzer, ModelInfo
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,11 @@ def run_analysis(
     on_face: Callable[[dict[str, object]], None] | None = None,
     analyzer: Analyzer | None = None,
     on_result: Callable[[FrameResult], None] | None = None,
+    on_model: Callable[[ModelInfo], None] | None = None,
 ) -> VideoSummary:
-    """Decode, analyze and summarise; `on_face` sees every face score as it is produced and `on_result`
-    every analyzed frame (the benchmark runs the server's alert rule on them)."""
+    """Decode, analyze and summarise; `on_face` sees every face score as it is produced, `on_result`
+    every analyzed frame (the benchmark runs the alert rule on them) and `on_model` the model's info
+    once it is loaded, before the first frame (`--report` needs its threshold)."""
     config = configure(config, request)
     source = resolve_source(request.source)
     reader = FrameReader(source, request.stream_id, config.analysis.fps)
@@ -69,6 +71,8 @@ def run_analysis(
     except BaseException:
         reader.close()  # the decoder thread never started; only the container is open
         raise
+    if on_model is not None:
+        on_model(analyzer.info)
     analyzer.open_stream(request.stream_id)
     summary = SummaryBuilder(request.stream_id, analyzer.info, config.scoring)
     show = request.show_progress and source.kind is SourceKind.FILE and reader.info.duration is not None

@@ -7,18 +7,25 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from detector import __version__
 from detector.analyze import AnalyzeRequest, run_analysis
-from detector.config import ConfigError, load_config
+from detector.config import Config, ConfigError, load_config
 from detector.faces.base import FaceDetectorError
-from detector.frames import SourceError
+from detector.frames import SourceError, SourceKind, resolve_source
 from detector.labelled import LabelledError
 from detector.model.errors import ModelLoadError
+from detector.report.collect import ReportCollector, check_writable, file_sha256, write_report
+from detector.report.data import ReportError, ReportSource
 from detector.training.cache import CacheError
+from detector.types import FrameResult
+
+if TYPE_CHECKING:
+    from detector.pipeline import ModelInfo
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -33,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyze(sub)
-    for module in ("detector.training.cli", "stream_server.cli", "stream_server.benchmark.cli", "detector.bench"):
+    # stream_server.cli also registers `bench` (its end-to-end part runs the live server).
+    for module in ("detector.training.cli", "stream_server.cli", "stream_server.benchmark.cli"):
         _add_optional(sub, module)
     return parser
 
@@ -58,6 +66,9 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("json", "table"), default="json", help="output format")
     p.add_argument("--stream-id", default="video", help="stream name used in the output")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--report", type=Path, default=None, metavar="DIR", help="also write an evidence report (HTML, JSON) into DIR"
+    )
     p.set_defaults(handler=_analyze)
 
 
@@ -70,10 +81,46 @@ def _analyze(args: argparse.Namespace) -> int:
         weights=args.weights,
         show_progress=not args.no_progress,
     )
+    reporter = _Reporter(args.report, args.source, config) if args.report is not None else None
     printer = _TablePrinter(sys.stdout) if args.format == "table" else _JsonPrinter(sys.stdout)
-    summary = run_analysis(config, request, on_face=printer.face)
+    if reporter is None:
+        summary = run_analysis(config, request, on_face=printer.face)
+    else:
+        summary = run_analysis(config, request, on_face=printer.face, on_result=reporter.add, on_model=reporter.open)
     printer.summary(summary.as_dict())
+    if reporter is not None:
+        print(f"deepfake-monitor: report written to {reporter.write(args.stream_id)}", file=sys.stderr)
     return EXIT_OK
+
+
+class _Reporter:
+    """`--report DIR`: checks DIR before the analysis starts, collects while it runs, writes at the end."""
+
+    def __init__(self, directory: Path, source_text: str, config: Config) -> None:
+        self._directory = directory
+        self._config = config
+        check_writable(directory)  # before the model loads: a typo in DIR should not cost a whole run
+        self._source = resolve_source(source_text)
+        self._sha256 = file_sha256(Path(self._source.location)) if self._source.kind is SourceKind.FILE else None
+        self._collector: ReportCollector | None = None
+
+    def open(self, info: ModelInfo) -> None:
+        self._collector = ReportCollector(info, self._config.events, self._config.scoring, time.time)
+
+    def add(self, result: FrameResult) -> None:
+        assert self._collector is not None  # run_analysis reports the model before the first frame
+        self._collector.add(result)
+
+    def write(self, stream_id: str) -> Path:
+        assert self._collector is not None
+        location = self._source.display
+        name = Path(location).name if self._source.kind is SourceKind.FILE else location
+        source = ReportSource(
+            stream_id, name, self._source.kind.value, location, self._sha256, self._collector.started, None
+        )
+        report = self._collector.finish(source)
+        stem = Path(location).stem if self._source.kind is SourceKind.FILE else stream_id
+        return write_report(report, self._directory, f"{stem}-report").html
 
 
 class _JsonPrinter:
@@ -135,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         FaceDetectorError,
         CacheError,
         LabelledError,
+        ReportError,
         FileNotFoundError,
     ) as exc:
         print(f"deepfake-monitor: error: {_one_line(exc)}", file=sys.stderr)

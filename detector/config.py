@@ -7,11 +7,16 @@ Every model forbids unknown keys, so a typo in config.yaml is an error that name
 from __future__ import annotations
 
 import ipaddress
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# One MQTT topic level: no wildcards, separators or spaces.
+_TOPIC_PART = r"^[A-Za-z0-9_-]+$"
 
 
 class Section(BaseModel):
@@ -322,6 +327,177 @@ class ClusterConfig(Section):
         return self
 
 
+class NotifyEvent(StrEnum):
+    """What a webhook can be sent for (MQTT publishes all of them on its own topics)."""
+
+    ALERT_STARTED = "alert_started"
+    ALERT_ENDED = "alert_ended"
+    STREAM_STARTED = "stream_started"
+    STREAM_STOPPED = "stream_stopped"
+    STREAM_ERROR = "stream_error"
+
+
+_DEFAULT_WEBHOOK_EVENTS = (NotifyEvent.ALERT_STARTED, NotifyEvent.ALERT_ENDED, NotifyEvent.STREAM_ERROR)
+
+
+class WebhookConfig(Section):
+    """One HTTP(S) endpoint that receives a signed JSON POST for each chosen event."""
+
+    url: str = Field(
+        ...,
+        min_length=8,
+        max_length=2048,
+        description="http:// or https:// URL the events are POSTed to (its path and query are never shown).",
+    )
+    name: str | None = Field(
+        None, min_length=1, max_length=100, description="Label in /api/health and logs; empty means scheme://host:port."
+    )
+    events: tuple[NotifyEvent, ...] = Field(
+        _DEFAULT_WEBHOOK_EVENTS, min_length=1, description="Events sent to this URL."
+    )
+    secret: str = Field(
+        ...,
+        min_length=16,
+        max_length=256,
+        repr=False,
+        description="Key of the X-Deepfake-Monitor-Signature HMAC-SHA256 of each body (never shown).",
+    )
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Longest wait for one delivery attempt's answer.")
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts per event (the first plus retries on 5xx, 429, timeouts, refusals)."
+    )
+    backoff_initial_s: float = Field(1.0, gt=0, le=60, description="Wait before the first retry; doubles after each.")
+    backoff_max_s: float = Field(30.0, gt=0, le=3600, description="Longest wait between two attempts.")
+    queue_size: int = Field(
+        100, ge=1, le=100_000, description="Events waiting for this URL; when full the oldest is dropped and counted."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> WebhookConfig:
+        check_http_url(self.url)
+        if self.backoff_initial_s > self.backoff_max_s:
+            raise ValueError("backoff_initial_s must not exceed backoff_max_s")
+        return self
+
+
+class HomeAssistantConfig(Section):
+    """Home Assistant MQTT discovery: a "deepfake suspected" binary sensor and a probability sensor per stream."""
+
+    enabled: bool = Field(False, description="Publish Home Assistant MQTT discovery for every stream.")
+    prefix: str = Field(
+        "homeassistant",
+        min_length=1,
+        max_length=100,
+        pattern=_TOPIC_PART,
+        description="Home Assistant's discovery prefix.",
+    )
+
+
+class MqttConfig(Section):
+    """An MQTT broker that gets alerts, scores, status and availability under `topic_prefix`."""
+
+    url: str = Field(
+        ..., min_length=8, max_length=2048, description="mqtt://host[:1883] or mqtts://host[:8883] (no credentials)."
+    )
+    client_id: str = Field(
+        "deepfake-monitor", min_length=1, max_length=128, description="MQTT client id (unique per broker)."
+    )
+    username: str | None = Field(None, min_length=1, max_length=256, description="Broker user name; empty for none.")
+    password: str | None = Field(
+        None, min_length=1, max_length=256, repr=False, description="Broker password (never shown)."
+    )
+    ca_file: Path | None = Field(
+        None, description="CA bundle for mqtts://; empty means the system's trusted certificates."
+    )
+    topic_prefix: str = Field(
+        "deepfake_monitor", min_length=1, max_length=100, pattern=_TOPIC_PART, description="First level of every topic."
+    )
+    score_interval_s: float = Field(
+        1.0, ge=0.1, le=3600, description="Each stream's `score` topic is published at most once per this many seconds."
+    )
+    qos: int = Field(1, ge=0, le=1, description="MQTT QoS of every message (0 at most once, 1 at least once).")
+    keepalive_s: int = Field(
+        30, ge=5, le=3600, description="MQTT keep-alive; the broker sends the last will after 1.5×."
+    )
+    reconnect_min_s: int = Field(
+        1, ge=1, le=60, description="First wait (whole seconds) before reconnecting to the broker."
+    )
+    reconnect_max_s: int = Field(
+        30, ge=1, le=3600, description="Longest wait (whole seconds) between reconnection attempts."
+    )
+    queue_size: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="Messages held while the broker is away; beyond it they are dropped and counted.",
+    )
+    home_assistant: HomeAssistantConfig = HomeAssistantConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> MqttConfig:
+        parts = urlsplit(self.url)
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"invalid broker URL: {exc}") from exc
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or port == 0:
+            raise ValueError("broker URL must be mqtt:// or mqtts:// with a host")
+        if "@" in parts.netloc:
+            raise ValueError("broker URL must not hold credentials: use username and password")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("broker URL takes no path or query")
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
+class NotifyConfig(Section):
+    """Where events go besides /ws: signed webhooks and an MQTT broker (docs/integrations.md)."""
+
+    webhooks: tuple[WebhookConfig, ...] = Field((), max_length=32, description="Webhook targets; empty sends none.")
+    mqtt: MqttConfig | None = Field(None, description="MQTT broker to publish to; empty publishes nothing.")
+    allow_networks: tuple[str, ...] = Field(
+        (),
+        max_length=256,
+        description=(
+            "CIDRs webhook and broker hosts may be in although private, loopback or link-local "
+            "(e.g. 10.0.0.0/8); public addresses are always allowed."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> NotifyConfig:
+        for cidr in self.allow_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"notify.allow_networks: {exc}") from exc
+        return self
+
+
+class MetricsConfig(Section):
+    """`GET /metrics` in Prometheus text format."""
+
+    public: bool = Field(
+        False, description="Serve GET /metrics without the access token (for a scraper on a trusted network)."
+    )
+
+
+def check_http_url(url: str) -> None:
+    """A webhook URL must be http(s) with a host and nothing a request line could not carry."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"invalid webhook URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ValueError("webhook URL must be http:// or https:// with a host")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ValueError("webhook URL must not hold spaces or control characters")
+
+
 class Config(Section):
     """The whole of config.yaml."""
 
@@ -339,6 +515,8 @@ class Config(Section):
     websocket: WebSocketConfig = WebSocketConfig()
     events: EventsConfig = EventsConfig()
     cluster: ClusterConfig = ClusterConfig()
+    notify: NotifyConfig = NotifyConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Config:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from detector import __version__
 from detector.frames import Source, SourceError
+from detector.report.html import REPORT_CSP, render_html
 from stream_server import messages
 from stream_server.context import ServerContext, context_of
 from stream_server.hub import HubFull
@@ -26,6 +28,7 @@ from stream_server.images import encode_jpeg, face_thumbnail
 from stream_server.ingest.file import FileSource, UploadRejected, start_decoder
 from stream_server.ingest.rtsp import RtspSource, check_camera, parse_camera_url
 from stream_server.ingest.webrtc import OfferError, WebRtcSource, parse_offer
+from stream_server.report import stream_report
 from stream_server.types import StreamKind
 from stream_server.uploads import UploadMalformed, UploadTooLarge, spool_upload
 
@@ -41,6 +44,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 async def health(request: Request) -> Response:
+    """Liveness, model, counts and delivery state of every notify target."""
     return JSONResponse(health_body(context_of(request)))
 
 
@@ -58,20 +62,24 @@ def health_body(ctx: ServerContext) -> dict[str, Any]:
         "active_streams": sum(s["status"] != "stopped" for s in streams),
         "websocket_clients": len(ctx.broadcaster),
         "inference": {"running": running, "errors": hub.scheduler.errors},
+        "notify": ctx.notifier.states(),
         "uptime_s": round(time.monotonic() - ctx.started, 1),
     }
 
 
 async def list_streams(request: Request) -> Response:
+    """Every stream with status, fps, drops and current scores."""
     return JSONResponse({"streams": context_of(request).hub.streams.summaries()})
 
 
 async def get_stream(request: Request) -> Response:
+    """One stream."""
     summary = context_of(request).hub.streams.summary(request.path_params["stream_id"])
     return JSONResponse(summary) if summary is not None else error(404, "no such stream")
 
 
 async def add_camera(request: Request) -> Response:
+    """Add an RTSP camera."""
     ctx = context_of(request)
     checked = await camera_request(request)
     if isinstance(checked, Response):
@@ -104,6 +112,7 @@ async def camera_request(request: Request) -> tuple[Source, str] | Response:
 
 
 async def delete_stream(request: Request) -> Response:
+    """Stop and remove a stream (its timeline stays in the database)."""
     stream_id = request.path_params["stream_id"]
     if not await context_of(request).hub.remove(stream_id):
         return error(404, "no such stream")
@@ -111,6 +120,7 @@ async def delete_stream(request: Request) -> Response:
 
 
 async def timeline(request: Request) -> Response:
+    """Stored scores of a stream."""
     ctx = context_of(request)
     stream_id = request.path_params["stream_id"]
     try:
@@ -126,7 +136,29 @@ async def timeline(request: Request) -> Response:
     return JSONResponse({"stream": stream_id, "points": points})
 
 
+async def report(request: Request) -> Response:
+    """Evidence report of a stream: a self-contained HTML page, or the same data as JSON (?format=json)."""
+    ctx = context_of(request)
+    stream_id = request.path_params["stream_id"]
+    form = request.query_params.get("format", "html")
+    if form not in ("html", "json"):
+        return error(400, "format must be html or json")
+    found = await run_in_threadpool(stream_report, ctx.store, stream_id, ctx.config.scoring)
+    if found is None:
+        return error(404, "no such stream")
+    headers = {"Cache-Control": "no-store"}
+    if request.query_params.get("download"):
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", stream_id)
+        headers["Content-Disposition"] = f'attachment; filename="deepfake-report-{name}.{form}"'
+    if form == "json":
+        return JSONResponse(found.as_dict(), headers=headers)
+    # The page's own policy, repeated as a header: nothing it contains may fetch anything.
+    headers["Content-Security-Policy"] = REPORT_CSP
+    return HTMLResponse(await run_in_threadpool(render_html, found), headers=headers)
+
+
 async def list_events(request: Request) -> Response:
+    """Alerts (open and closed)."""
     ctx = context_of(request)
     try:
         active = _query(request, "active", _boolean)
@@ -139,6 +171,7 @@ async def list_events(request: Request) -> Response:
 
 
 async def snapshot(request: Request) -> Response:
+    """Latest analyzed frame (JPEG)."""
     image = context_of(request).hub.streams.snapshot(request.path_params["stream_id"])
     if image is None:
         return error(404, "no analyzed frame for this stream yet")
@@ -147,6 +180,7 @@ async def snapshot(request: Request) -> Response:
 
 
 async def face_crop(request: Request) -> Response:
+    """Latest aligned crop of a tracked face (JPEG)."""
     crop = context_of(request).hub.streams.face_crop(request.path_params["stream_id"], request.path_params["track"])
     if crop is None:
         return error(404, "no such face in this stream right now")
@@ -155,6 +189,7 @@ async def face_crop(request: Request) -> Response:
 
 
 async def create_upload(request: Request) -> Response:
+    """Analyze an uploaded video file as a stream."""
     ctx = context_of(request)
     server = ctx.config.server
     try:
@@ -171,7 +206,7 @@ async def create_upload(request: Request) -> Response:
     info = decoder.info
     assert info is not None  # set once probing passed
     try:
-        stream_id = ctx.hub.add(FileSource(decoder, spooled.path, spooled.filename), spooled.filename)
+        stream_id = ctx.hub.add(FileSource(decoder, spooled.path, spooled.filename, spooled.sha256), spooled.filename)
     except HubFull as exc:
         decoder.close()
         spooled.path.unlink(missing_ok=True)
@@ -182,6 +217,7 @@ async def create_upload(request: Request) -> Response:
 
 
 async def webrtc_offer(request: Request) -> Response:
+    """Answer a browser's WebRTC offer; the call becomes a stream."""
     ctx = context_of(request)
     limit = ctx.config.webrtc.max_sdp_bytes
     body = await _read_capped(request, limit)
@@ -264,9 +300,18 @@ def routes() -> list[Route]:
         Route("/api/streams/{stream_id}", get_stream, methods=["GET"]),
         Route("/api/streams/{stream_id}", delete_stream, methods=["DELETE"]),
         Route("/api/streams/{stream_id}/timeline", timeline, methods=["GET"]),
+        Route("/api/streams/{stream_id}/report", report, methods=["GET"]),
         Route("/api/streams/{stream_id}/snapshot.jpg", snapshot, methods=["GET"]),
         Route("/api/streams/{stream_id}/faces/{track:int}.jpg", face_crop, methods=["GET"]),
         Route("/api/events", list_events, methods=["GET"]),
         Route("/api/uploads", create_upload, methods=["POST"]),
         Route("/api/webrtc/offer", webrtc_offer, methods=["POST"]),
+        Route("/api/openapi.json", openapi_json, methods=["GET"]),
     ]
+
+
+async def openapi_json(request: Request) -> Response:
+    """This API as OpenAPI 3.1, generated from the routes (message shapes: the /ws JSON Schema in docs/api.md)."""
+    from stream_server.openapi import build_schema
+
+    return JSONResponse(build_schema(request.app.routes))

@@ -7,6 +7,7 @@ shutdown stops every source, analyzes what is queued, closes open alerts and flu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -17,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,6 +37,8 @@ from stream_server.context import ServerContext, context_of
 from stream_server.hub import AnalyzerWithInfo, Hub, HubFull
 from stream_server.ingest.rtsp import RtspSource, parse_camera_url
 from stream_server.messages import Message
+from stream_server.metrics import CONTENT_TYPE, AnalysisMetrics
+from stream_server.notify.dispatch import Notifier, build_notifier
 from stream_server.sink import LocalSink
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster, serve_client
@@ -49,29 +53,55 @@ def create_app(
     analyzer: AnalyzerWithInfo,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    notifier: Notifier | None = None,
     gateway: bool = False,
 ) -> Starlette:
     """Build the app; nothing starts until the ASGI lifespan starts it.
 
-    `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit.
-    `gateway` makes it a cluster gateway: cameras go to the workers through `cluster.redis_url`."""
+    `environ` (default: the process's) may hold DEEPFAKE_MONITOR_TOKEN; `clock` drives the rate limit;
+    `notifier` (default: built from `notify`, which checks every target's address) gets what /ws gets.
+    `gateway` makes it a cluster gateway: cameras go to the workers through `cluster.redis_url`; what the
+    workers send reaches /ws, the notifier and the counters of /metrics as the gateway's own results do."""
     store = ScoreStore(config.store)
     broadcaster = Broadcaster()
-    cluster = GatewayCluster(config, store, broadcaster.publish, analyzer.info) if gateway else None
-    publish = broadcaster.publish if cluster is None else partial(_publish_owned, broadcaster, cluster.node)
-    hub = Hub(analyzer, config, LocalSink(store, publish))
-    ctx = ServerContext(config, hub, store, broadcaster, time.monotonic(), cluster)
+    notifier = notifier if notifier is not None else build_notifier(config.notify)
+    fan_out = _fan_out(broadcaster, notifier)
+    metrics = AnalysisMetrics()
+    cluster = (
+        GatewayCluster(config, store, partial(_publish_remote, fan_out, metrics), analyzer.info) if gateway else None
+    )
+    publish = fan_out if cluster is None else partial(_publish_owned, fan_out, cluster.node)
+    hub = Hub(analyzer, config, LocalSink(store, publish), metrics=metrics)
+    ctx = ServerContext(config, hub, store, broadcaster, time.monotonic(), notifier, cluster)
+    hub.metrics.attach(lambda: ctx)
     setting = resolve_token(config.server, os.environ if environ is None else environ)
-    gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock)
+    guarded = () if config.metrics.public else ("/metrics",)
+    gate = Middleware(AuthGate, setting.token, config.server, config.websocket.allowed_origins, clock, guarded)
     app = Starlette(routes=_routes(config, gateway), lifespan=_lifespan, middleware=[gate])
     app.state.ctx = ctx
     app.state.token = setting
     return app
 
 
-def _publish_owned(broadcaster: Broadcaster, node: str, out: list[Message]) -> None:
+def _fan_out(broadcaster: Broadcaster, notifier: Notifier) -> Callable[[list[Message]], None]:
+    """What the hub publishes goes to /ws first, then to the notifier (which only enqueues)."""
+
+    def publish(out: list[Message]) -> None:
+        broadcaster.publish(out)
+        notifier.publish(out)
+
+    return publish
+
+
+def _publish_owned(publish: Callable[[list[Message]], None], node: str, out: list[Message]) -> None:
     """The gateway's own streams (calls, uploads) name it as their owner, as cluster cameras do theirs."""
-    broadcaster.publish([with_owner(m, node) for m in out])
+    publish([with_owner(m, node) for m in out])
+
+
+def _publish_remote(publish: Callable[[list[Message]], None], metrics: AnalysisMetrics, out: list[Message]) -> None:
+    """What workers sent (already stored): counted for /metrics, then to /ws and the notifier."""
+    metrics.record_messages(out)
+    publish(out)
 
 
 def _routes(config: Config, gateway: bool) -> list[BaseRoute]:
@@ -81,9 +111,18 @@ def _routes(config: Config, gateway: bool) -> list[BaseRoute]:
         static = Mount("/", app=StaticFiles(directory=web_dir, html=True), name="web")
     else:
         logger.warning("no dashboard at %s: / answers 404", web_dir)
-        static = Route("/{path:path}", _no_dashboard, methods=["GET", "HEAD"])
+        static = Route("/{path:path}", _no_dashboard, methods=["GET", "HEAD"], include_in_schema=False)
     first = cluster_routes(config.cluster.gateway_analyzes) if gateway else []
-    return [*first, *routes(), WebSocketRoute("/ws", _websocket), static]
+    return [*first, *routes(), Route("/metrics", metrics, methods=["GET"]), WebSocketRoute("/ws", _websocket), static]
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format; the collector reads locks briefly, so it runs in a thread."""
+    ctx = context_of(request)
+    if ctx.cluster is not None:  # the view is the event loop's: copied here, read by the collector's thread
+        ctx.hub.metrics.remote_streams = ctx.cluster.view.summaries(faces=False)
+    body = await run_in_threadpool(ctx.hub.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE)
 
 
 async def _no_dashboard(request: Request) -> Response:
@@ -107,6 +146,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     ctx: ServerContext = app.state.ctx
     _announce_access(ctx.config, app.state.token)
     ctx.store.open()
+    ctx.notifier.start()
     await ctx.hub.start()
     if ctx.cluster is not None:
         await ctx.cluster.start()  # config.yaml's cameras join the cluster's desired set
@@ -124,6 +164,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         if ctx.cluster is not None:
             await ctx.cluster.stop()
         await ctx.hub.stop()
+        # After the hub: the alerts that shutdown closes are delivered too (bounded, off the loop).
+        await asyncio.to_thread(ctx.notifier.stop, ctx.config.server.graceful_shutdown_s / 2)
         ctx.broadcaster.close_all()
         ctx.store.close()
         logger.info("stopped; scores flushed to %s", ctx.store.path)

@@ -147,9 +147,11 @@ class AuthGate:
         config: ServerConfig,
         allowed_origins: tuple[str, ...] = (),
         clock: Callable[[], float] = time.monotonic,
+        also_protected: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self._token = token
+        self._also_protected = frozenset(also_protected)  # exact paths guarded like /api (e.g. /metrics)
         self._origins = allowed_origins
         self._hosts = {h.lower() for h in config.allowed_hosts}
         self.limiter = FailureLimiter(config.auth_max_failures, config.auth_window_s, clock)
@@ -172,8 +174,8 @@ class AuthGate:
         """(status, message, headers) when the request must be refused, else None."""
         if request.kind == "http" and request.method in _STATE_CHANGING and not self._same_site(request):
             return 403, "cross-site request refused", {}
-        protected = request.path.startswith("/api/") or request.path == "/ws" or "token" in request.query
-        if not protected:
+        protected = request.path.startswith("/api/") or request.path in ("/ws", *self._also_protected)
+        if not (protected or "token" in request.query):
             return None
         if self._token is None:
             if not self._host_allowed(request.header("host") or ""):

@@ -7,8 +7,13 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from detector.bench.load import EndToEnd
+    from detector.pipeline import Analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,19 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--node-id", default=None, help="this node's cluster id (default: cluster.node_id, the host name)")
     p.set_defaults(handler=serve)
+    _add_bench(sub)
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    """`bench` measures the live server too, so it is registered here, with the server's load runner."""
+    from detector.bench import add_bench_command
+
+    def end_to_end(config: Config, analyzer: Analyzer, clip: Path, streams: int, seconds: float) -> EndToEnd:
+        from stream_server.loadtest import run_end_to_end  # uvicorn and the app load only when measured
+
+        return run_end_to_end(config, analyzer, clip, streams, seconds)
+
+    add_bench_command(sub, end_to_end)
 
 
 def configure(config: Config, args: argparse.Namespace) -> Config:
@@ -55,6 +73,8 @@ def serve(args: argparse.Namespace) -> int:
     from stream_server.app import create_app
     from stream_server.auth import redact_tokens_in_server_logs, resolve_token
     from stream_server.cluster.connection import check_reachable
+    from stream_server.notify.address import TargetRefused
+    from stream_server.notify.dispatch import build_notifier
 
     config = configure(load_config(args.config), args)
     role = getattr(args, "role", None)
@@ -62,12 +82,19 @@ def serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--role {role} needs cluster.redis_url in the config")
     logging.getLogger("stream_server").setLevel(logging.INFO)
     if role == "worker":
+        # A worker sends webhooks and MQTT messages through nobody: the gateway does, for every camera.
+        if config.notify.webhooks or config.notify.mqtt is not None:
+            logger.info("notify is ignored on a worker: the gateway sends the cluster's webhooks and MQTT messages")
         return _work(config)
     resolve_token(config.server, os.environ)  # a malformed DEEPFAKE_MONITOR_TOKEN fails before the model loads
+    try:
+        notifier = build_notifier(config.notify)  # so does a webhook or broker at a refused address
+    except TargetRefused as exc:
+        raise ConfigError(f"notify: {exc}") from exc
     if role == "gateway":
         asyncio.run(check_reachable(config.cluster))  # an unreachable Redis fails before the model loads
     analyzer = Analyzer(config)
-    app = create_app(config, analyzer, gateway=role == "gateway")
+    app = create_app(config, analyzer, notifier=notifier, gateway=role == "gateway")
     redact_tokens_in_server_logs()
     uvicorn.run(
         app,

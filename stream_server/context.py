@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from detector.config import Config
 from stream_server.cluster.gateway import GatewayCluster
 from stream_server.hub import Hub
+from stream_server.notify.dispatch import Notifier
 from stream_server.store import ScoreStore
 from stream_server.ws import Broadcaster
 
@@ -20,6 +21,7 @@ class ServerContext:
     store: ScoreStore
     broadcaster: Broadcaster
     started: float  # monotonic seconds at start-up
+    notifier: Notifier
     cluster: GatewayCluster | None = None  # set on a cluster gateway (`serve --role gateway`)
 
 

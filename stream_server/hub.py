@@ -15,15 +15,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from detector import __version__
 from detector.config import Config
 from detector.pipeline import ModelInfo
 from detector.types import Frame, FrameResult
 from stream_server import messages
 from stream_server.events import AlertTracker
+from stream_server.evidence import EvidenceKeeper
 from stream_server.ingest.base import StreamSource
 from stream_server.messages import Message
+from stream_server.metrics import AnalysisMetrics
 from stream_server.scheduler import FrameAnalyzer, FrameQueue, Scheduler
 from stream_server.sink import ResultSink
+from stream_server.store import StreamRecord
 from stream_server.streams import StreamTable
 from stream_server.types import Alert, StreamStatus
 
@@ -79,13 +83,20 @@ class Hub:
         sink: ResultSink,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        metrics: AnalysisMetrics | None = None,
     ) -> None:
         self.config = config
         self.info: ModelInfo = analyzer.info
         self.sink = sink
+        self.metrics = metrics if metrics is not None else AnalysisMetrics()
+        # CPU seconds per stage, accumulated by the analyzer itself (absent on test doubles).
+        self.stage_times = getattr(analyzer, "times", None)
         self.streams = StreamTable(clock, config.scheduler.fps_window_s)
         self.alerts = AlertTracker(config.events, self.info.threshold, self.info.trained)
-        self.scheduler = Scheduler(analyzer, config.scheduler, self._on_results, self._on_closed)
+        self.evidence = EvidenceKeeper(sink)
+        self.scheduler = Scheduler(
+            analyzer, config.scheduler, self._on_results, self._on_closed, self.metrics.observe_batch
+        )
         self._clock = clock
         self._wall = wall_clock
         self._sources: dict[str, StreamSource] = {}
@@ -109,12 +120,23 @@ class Hub:
         stream_id = stream_id or "s-" + uuid.uuid4().hex[:10]
         queue = self.scheduler.add(stream_id)
         entry = self.streams.add(stream_id, name, source.kind, source.display, self._wall())
+        self.sink.add_stream(self._record(stream_id, name, source, entry.created))
         entry.dropped, entry.queued = (lambda: queue.dropped), (lambda: len(queue))
         self._sources[stream_id] = source
         source.start(_Sink(self, stream_id, queue))
         self.announce(stream_id)
         logger.info("stream %s (%s) added: %s", stream_id, source.kind.value, source.display)
         return stream_id
+
+    def _record(self, stream_id: str, name: str, source: StreamSource, created: float) -> StreamRecord:
+        """The stream as its evidence report will describe it, model included (it may change by then)."""
+        model = {
+            "name": self.info.name,
+            "software_version": __version__,
+            "threshold": self.info.threshold,
+            "trained": self.info.trained,
+        }
+        return StreamRecord(stream_id, name, source.kind.value, source.display, source.sha256, created, model)
 
     async def remove(self, stream_id: str) -> bool:
         """Stop a stream and drop it from the table; its timeline stays in the store."""
@@ -124,6 +146,8 @@ class Hub:
         if source is not None:
             await source.stop()
         self.scheduler.end(stream_id, drain=False)
+        self.evidence.forget(stream_id)
+        self.sink.end_stream(stream_id, self._wall())
         summary = self.streams.summary(stream_id, faces=False)
         self.streams.remove(stream_id)
         if summary is not None:
@@ -172,6 +196,8 @@ class Hub:
             self.sink.add_scores(result.faces, wall)
             alerts = self.alerts.update(result, wall)
             self._keep_alerts(alerts)
+            self.evidence.record(result, alerts)
+            self.metrics.record((result,), alerts)
             out.extend(messages.score(face, wall) for face in result.faces)
             out.extend(messages.track_end(result.stream_id, track, result.t) for track in result.ended_tracks)
             out.extend(messages.event(alert) for alert in alerts)
@@ -182,6 +208,8 @@ class Hub:
         alerts = self.alerts.end_stream(stream_id, self._wall(), reason)
         self._keep_alerts(alerts)
         self._emit([messages.event(alert) for alert in alerts])
+        self.evidence.forget(stream_id)
+        self.sink.end_stream(stream_id, self._wall())
         self.set_status(stream_id, StreamStatus.STOPPED, self._end_errors.pop(stream_id, None))
 
     def _keep_alerts(self, alerts: list[Alert]) -> None:

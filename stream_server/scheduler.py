@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -94,18 +95,25 @@ class _Lane:
 
 ResultsCallback = Callable[[Sequence[Frame], list[FrameResult]], None]
 ClosedCallback = Callable[[str, tuple[int, ...]], None]
+TimingCallback = Callable[[float, int], None]  # seconds one inference call took, frames in it
 
 
 class Scheduler:
     """Owns the frame queues and the inference worker thread."""
 
     def __init__(
-        self, analyzer: FrameAnalyzer, config: SchedulerConfig, on_results: ResultsCallback, on_closed: ClosedCallback
+        self,
+        analyzer: FrameAnalyzer,
+        config: SchedulerConfig,
+        on_results: ResultsCallback,
+        on_closed: ClosedCallback,
+        on_timing: TimingCallback | None = None,
     ) -> None:
         self._analyzer = analyzer
         self._config = config
         self._on_results = on_results
         self._on_closed = on_closed
+        self._on_timing = on_timing
         self._lanes: dict[str, _Lane] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -182,6 +190,7 @@ class Scheduler:
         return batch
 
     def _analyze(self, batch: list[Frame]) -> None:
+        started = time.perf_counter()
         try:
             results = self._analyzer.process(batch)
         except Exception:
@@ -189,6 +198,8 @@ class Scheduler:
             self.errors += 1
             logger.exception("inference failed for a batch of %d frames", len(batch))
             return
+        if self._on_timing is not None:
+            self._deliver(self._on_timing, time.perf_counter() - started, len(batch))
         self._deliver(self._on_results, batch, results)
 
     def _close_finished(self) -> None:

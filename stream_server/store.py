@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 from detector.config import StoreConfig
+from detector.report.data import EvidenceCrop
+from detector.report.evidence import CropChoice
 from detector.types import FaceScore
 from stream_server.types import Alert, AlertPhase
 
@@ -37,7 +41,8 @@ CREATE TABLE IF NOT EXISTS scores (
     prob REAL,
     rolling REAL,
     state TEXT NOT NULL,
-    box TEXT NOT NULL
+    box TEXT NOT NULL,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS scores_stream_t ON scores (stream, t);
 CREATE TABLE IF NOT EXISTS events (
@@ -52,7 +57,42 @@ CREATE TABLE IF NOT EXISTS events (
     end_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS events_start ON events (start_wall);
+CREATE TABLE IF NOT EXISTS streams (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT,
+    created REAL NOT NULL,
+    ended REAL,
+    model TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crops (
+    stream TEXT NOT NULL,
+    track INTEGER NOT NULL,
+    slot TEXT NOT NULL,
+    why TEXT NOT NULL,
+    t REAL NOT NULL,
+    score REAL,
+    jpeg BLOB NOT NULL,
+    PRIMARY KEY (stream, track, slot)
+);
 """
+# Added after the first release: a database written before it gains the column at open.
+_MIGRATIONS = (("scores", "reason", "ALTER TABLE scores ADD COLUMN reason TEXT"),)
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """What a report needs to know about a stream after it is gone: source (masked) and model."""
+
+    id: str
+    name: str
+    kind: str
+    source: str
+    sha256: str | None
+    created: float
+    model: dict[str, Any]  # name, software_version, threshold, trained
 
 
 @dataclass(frozen=True)
@@ -62,12 +102,49 @@ class _Barrier:
     done: threading.Event
 
 
-_Row = tuple[str, tuple[Any, ...]]
-_Item = _Row | _Barrier | None
+@dataclass(frozen=True)
+class _Crop:
+    """A chosen face crop; the writer encodes it, so the inference thread never spends time on JPEG."""
 
-_INSERT_SCORE = "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    stream_id: str
+    choice: CropChoice
+
+    def row(self) -> tuple[str, tuple[Any, ...]]:
+        crop = self.choice.encoded()
+        return _INSERT_CROP, (self.stream_id, crop.track_id, self.choice.slot, crop.why, crop.t, crop.score, crop.jpeg)
+
+
+_Row = tuple[str, tuple[Any, ...]]
+_Item = _Row | _Crop | _Barrier | None
+
+_INSERT_SCORE = (
+    "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _INSERT_EVENT = "INSERT OR REPLACE INTO events (id, stream, track, start_t, start_wall, peak) VALUES (?, ?, ?, ?, ?, ?)"
 _END_EVENT = "UPDATE events SET end_t = ?, end_wall = ?, peak = ?, end_reason = ? WHERE id = ?"
+_INSERT_STREAM = (
+    "INSERT OR REPLACE INTO streams (id, name, kind, source, sha256, created, model) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_END_STREAM = "UPDATE streams SET ended = ? WHERE id = ? AND ended IS NULL"
+_INSERT_CROP = "INSERT OR REPLACE INTO crops (stream, track, slot, why, t, score, jpeg) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _as_row(item: _Item) -> _Row | None:
+    """The statement an item stands for; a crop that fails to encode is logged and skipped, never fatal."""
+    if isinstance(item, _Crop):
+        try:
+            return item.row()
+        except (ValueError, cv2.error):
+            logger.exception("encoding a face crop of %s failed", item.stream_id)
+            return None
+    return item if isinstance(item, tuple) else None
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    for table, column, sql in _MIGRATIONS:
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(sql)
+    db.commit()
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -94,6 +171,7 @@ class ScoreStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = connect(self.path)
         db.executescript(_SCHEMA)
+        _migrate(db)
         with db:
             cur = db.execute(
                 "UPDATE events SET end_t = start_t, end_wall = ?, end_reason = 'interrupted' WHERE end_wall IS NULL",
@@ -109,7 +187,26 @@ class ScoreStore:
         """Queue score rows; blocks (slowing inference, not the event loop) only if the writer is far behind."""
         for face in faces:
             row = (face.stream_id, face.track_id, face.t, wall, face.prob, face.rolling, face.state.value)
-            self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()))))
+            reason = face.quality.reason if face.prob is None else None
+            self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()), reason)))
+
+    def add_stream(self, record: StreamRecord) -> None:
+        """Queue a new stream's record (for its report). Called on the event loop, so it never waits."""
+        row = (record.id, record.name, record.kind, record.source, record.sha256, record.created)
+        self._put_now((_INSERT_STREAM, (*row, json.dumps(record.model))), record.id)
+
+    def end_stream(self, stream_id: str, wall: float) -> None:
+        self._put_now((_END_STREAM, (wall, stream_id)), stream_id)
+
+    def _put_now(self, item: _Row, stream_id: str) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:  # the writer is far behind; the report of this stream lacks its record
+            logger.error("store queue full: the report of stream %s will miss its start or end", stream_id)
+
+    def add_crop(self, stream_id: str, choice: CropChoice) -> None:
+        """Keep a report's face crop (encoded by the writer); a later one with the same slot replaces it."""
+        self._queue.put(_Crop(stream_id, choice))
 
     def add_alert(self, alert: Alert) -> None:
         if alert.phase is AlertPhase.START:
@@ -153,7 +250,7 @@ class ScoreStore:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        rows = [item for item in items if isinstance(item, tuple)]
+        rows = [row for item in items if (row := _as_row(item)) is not None]
         try:
             with db:
                 for sql, params in rows:
@@ -192,6 +289,26 @@ class ScoreStore:
         sql += " ORDER BY start_wall DESC LIMIT ?"
         params.append(limit)
         return [dict(r) for r in self._query(sql, params)]
+
+    def stream_record(self, stream_id: str) -> tuple[StreamRecord, float | None] | None:
+        """The stream's record and when it ended (None while it runs), or None if never stored."""
+        rows = self._query("SELECT * FROM streams WHERE id = ?", (stream_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        model = json.loads(r["model"])
+        record = StreamRecord(r["id"], r["name"], r["kind"], r["source"], r["sha256"], r["created"], model)
+        return record, r["ended"]
+
+    def report_points(self, stream_id: str, limit: int) -> list[sqlite3.Row]:
+        """Track, time, probability, rolling score and abstention reason of the first `limit` scores."""
+        sql = "SELECT track, t, prob, rolling, reason FROM scores WHERE stream = ? ORDER BY t, id LIMIT ?"
+        return self._query(sql, (stream_id, limit))
+
+    def crops(self, stream_id: str) -> list[EvidenceCrop]:
+        sql = "SELECT track, t, score, why, jpeg FROM crops WHERE stream = ? ORDER BY track, t"
+        rows = self._query(sql, (stream_id,))
+        return [EvidenceCrop(r["track"], r["t"], r["score"], r["why"], bytes(r["jpeg"])) for r in rows]
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
         db = connect(self.path)

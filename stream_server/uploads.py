@@ -7,6 +7,7 @@ within the cap before it is parsed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from detector.config import ServerConfig
+from detector.report.collect import file_sha256
 
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 _MAX_FILENAME = 200
@@ -37,6 +39,7 @@ class Spooled:
     path: Path
     filename: str
     size: int
+    sha256: str  # of the bytes as received: the evidence report names the exact file analyzed
 
 
 async def spool_upload(request: Request, config: ServerConfig) -> Spooled:
@@ -62,6 +65,7 @@ def _new_file(config: ServerConfig) -> tuple[Any, Path]:
 async def _spool_raw(request: Request, config: ServerConfig, filename: str) -> Spooled:
     out, path = _new_file(config)
     size = 0
+    digest = hashlib.sha256()
     try:
         with out:
             async for chunk in request.stream():
@@ -69,10 +73,11 @@ async def _spool_raw(request: Request, config: ServerConfig, filename: str) -> S
                 if size > config.upload_max_bytes:
                     raise UploadTooLarge(f"upload is larger than {config.upload_max_bytes} bytes")
                 out.write(chunk)
+                digest.update(chunk)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return Spooled(path, _clean_name(filename), size)
+    return Spooled(path, _clean_name(filename), size, digest.hexdigest())
 
 
 async def _spool_multipart(request: Request, config: ServerConfig) -> Spooled:
@@ -91,7 +96,8 @@ async def _spool_multipart(request: Request, config: ServerConfig) -> Spooled:
             path.unlink(missing_ok=True)
             raise
         name = form.get("name")
-        return Spooled(path, _clean_name(name if isinstance(name, str) and name else part.filename or "upload"), size)
+        display = _clean_name(name if isinstance(name, str) and name else part.filename or "upload")
+        return Spooled(path, display, size, await run_in_threadpool(file_sha256, path))
 
 
 def _clean_name(name: str) -> str:

@@ -1,11 +1,17 @@
-"""`deepfake-monitor bench`: stage costs and end-to-end throughput, measured in one run."""
+"""`deepfake-monitor bench`: stage costs and end-to-end throughput, measured in one run.
+
+The end-to-end part runs the live server, which this package must not import (the server stands on
+the detector): `stream_server.cli` registers the command and passes `stream_server.loadtest` in.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from detector.bench.load import EndToEndRunner
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:
+
+def add_bench_command(sub: argparse._SubParsersAction, end_to_end: EndToEndRunner) -> None:
     p = sub.add_parser("bench", help="measure stage costs and end-to-end speed")
     p.add_argument("clips", nargs="*", help="video files to use (default: synthetic 720p30 clips)")
     p.add_argument("--streams", type=int, default=4, help="concurrent live streams for the end-to-end run")
@@ -17,10 +23,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--config", default=None, help="config.yaml")
     p.add_argument("--sweep", default=None, metavar="PNG", help="also measure 1-8 streams and 0-4 faces; plot here")
-    p.set_defaults(handler=_run)
+    p.set_defaults(handler=lambda args: _run(args, end_to_end))
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, end_to_end: EndToEndRunner) -> int:
     from detector.bench.runner import run_bench
 
-    return run_bench(args)
+    return run_bench(args, end_to_end)

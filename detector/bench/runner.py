@@ -16,14 +16,14 @@ from typing import Any, TextIO
 
 from detector.analyze import AnalyzeRequest, run_analysis
 from detector.bench.clips import ClipSpec, write_clip
-from detector.bench.e2e import EndToEnd, run_end_to_end
+from detector.bench.load import EndToEnd, EndToEndRunner
 from detector.bench.stages import measure_stages
 from detector.config import Config, load_config
 from detector.frames import FrameReader, resolve_source
 from detector.pipeline import Analyzer
 
 
-def run_bench(args: argparse.Namespace) -> int:
+def run_bench(args: argparse.Namespace, end_to_end: EndToEndRunner) -> int:
     config = load_config(Path(args.config) if args.config else None)
     config = config.model_copy(update={"analysis": config.analysis.model_copy(update={"fps": args.fps})})
     seconds = 4.0 if args.quick else args.seconds
@@ -34,11 +34,11 @@ def run_bench(args: argparse.Namespace) -> int:
             if args.clips
             else write_clip(Path(tmp) / "clip720.mp4", ClipSpec(seconds=min(seconds, 10.0), faces=args.faces))
         )
-        report = measure(config, analyzer, clip, args.streams, seconds, max(1, args.file_runs))
+        report = measure(config, analyzer, clip, args.streams, seconds, end_to_end, max(1, args.file_runs))
         if args.sweep:
             from detector.bench.sweep import run_sweep
 
-            report["sweep"] = run_sweep(config, analyzer, Path(tmp), seconds, args.faces, Path(args.sweep))
+            report["sweep"] = run_sweep(config, analyzer, Path(tmp), seconds, args.faces, Path(args.sweep), end_to_end)
     report["args"] = {"streams": args.streams, "faces": args.faces, "fps": args.fps, "seconds": seconds}
     if args.format == "json":
         print(json.dumps(report))
@@ -48,7 +48,13 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def measure(
-    config: Config, analyzer: Analyzer, clip: Path, streams: int, seconds: float, file_runs: int = 3
+    config: Config,
+    analyzer: Analyzer,
+    clip: Path,
+    streams: int,
+    seconds: float,
+    run_end_to_end: EndToEndRunner,
+    file_runs: int = 3,
 ) -> dict[str, Any]:
     """Stage costs, file speed, one-stream latency and the N-stream load, all in this process."""
     stages = measure_stages(clip, analyzer, config.analysis.fps)

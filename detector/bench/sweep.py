@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.bench.clips import ClipSpec, write_clip
-from detector.bench.e2e import run_end_to_end
+from detector.bench.load import EndToEnd, EndToEndRunner
 from detector.config import Config
 from detector.pipeline import Analyzer
 
@@ -16,22 +16,21 @@ FACE_COUNTS = (0, 1, 2, 4)
 
 
 def run_sweep(
-    config: Config, analyzer: Analyzer, workdir: Path, seconds: float, faces: int, out: Path
+    config: Config, analyzer: Analyzer, workdir: Path, seconds: float, faces: int, out: Path, run: EndToEndRunner
 ) -> dict[str, Any]:
     """End-to-end CPU per stream-second for 1-8 streams, then for 0-4 faces on one stream."""
     clips = {
         k: write_clip(workdir / f"faces{k}.mp4", ClipSpec(seconds=min(seconds, 10.0), faces=k)) for k in FACE_COUNTS
     }
-    by_streams = [_point(config, analyzer, clips[faces], n, seconds, faces) for n in STREAM_COUNTS]
-    by_faces = [_point(config, analyzer, clips[k], 1, seconds, k) for k in FACE_COUNTS]
+    by_streams = [_point(run(config, analyzer, clips[faces], n, seconds), n, seconds, faces) for n in STREAM_COUNTS]
+    by_faces = [_point(run(config, analyzer, clips[k], 1, seconds), 1, seconds, k) for k in FACE_COUNTS]
     result = {"by_streams": by_streams, "by_faces": by_faces, "seconds": seconds}
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
     _plot(result, out)
     return result
 
 
-def _point(config: Config, analyzer: Analyzer, clip: Path, streams: int, seconds: float, faces: int) -> dict[str, Any]:
-    r = run_end_to_end(config, analyzer, clip, streams, seconds)
+def _point(r: EndToEnd, streams: int, seconds: float, faces: int) -> dict[str, Any]:
     return {
         "streams": streams,
         "faces": faces,

@@ -40,7 +40,7 @@ from stream_server.cluster.leases import read_holders
 from stream_server.cluster.registry import WorkerView, read_workers
 from stream_server.cluster.view import RemoteStreams
 from stream_server.messages import Message
-from stream_server.store import ScoreStore
+from stream_server.store import ScoreStore, StreamRecord
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class GatewayCluster:
         self.error: str | None = None
         self.stored = 0  # messages stored and acknowledged
         self.bad_entries = 0
+        self._recorded: set[str] = set()  # cameras whose report record this gateway has written
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -121,6 +122,7 @@ class GatewayCluster:
             return False
         await self._call(remove_camera(self._redis, self._keys, camera))
         gone = self.view.remove(camera)
+        self._end_record(camera)
         if gone is not None:
             self._publish([gone])
         return True
@@ -226,6 +228,8 @@ class GatewayCluster:
             except codec.BadEntry as exc:
                 self.bad_entries += 1
                 logger.warning("skipped a result entry: %s", exc)
+        for entry in decoded:
+            self._record_streams(entry)
         stored = await asyncio.to_thread(self._store_batch, decoded)
         if not stored:
             raise ConnectionError("the store did not commit in time; entries stay pending")
@@ -234,6 +238,39 @@ class GatewayCluster:
         if entries:
             await self._redis.xack(self._keys.results, self._keys.group, *[e[0] for e in entries])
         self.stored += sum(len(e.messages) for e in decoded)
+
+    def _record_streams(self, entry: codec.Entry) -> None:
+        """Write the report record (source, model) of a camera the first time a worker reports it running.
+
+        Workers keep no store, so the evidence report of a cluster camera is built from what the gateway
+        stored: this record, the scores and the alerts (not face crops: pictures stay on the workers)."""
+        for message in entry.messages:
+            stream = message.get("stream") if message.get("type") == "status" else None
+            if not isinstance(stream, dict):
+                continue
+            camera = stream.get("id")
+            if not isinstance(camera, str) or camera in self._recorded or camera not in self.view:
+                continue
+            if stream.get("removed") or stream.get("status") == "stopped":
+                continue
+            worker = next((w.info for w in self.workers if w.info.id == entry.worker), None)
+            if worker is None:
+                continue  # not read from the registry yet: the next status (every heartbeat) records it
+            model = {
+                "name": worker.model.get("name"),
+                "software_version": worker.version,
+                "threshold": worker.model.get("threshold"),
+                "trained": worker.model.get("trained"),
+            }
+            spec = self.view.cameras[camera]
+            kind = str(stream.get("kind", "rtsp"))
+            self._store.add_stream(StreamRecord(camera, spec.name, kind, spec.display, None, spec.created, model))
+            self._recorded.add(camera)
+
+    def _end_record(self, camera: str) -> None:
+        if camera in self._recorded:
+            self._recorded.discard(camera)
+            self._store.end_stream(camera, self._wall())
 
     def _store_batch(self, entries: list[codec.Entry]) -> bool:
         """Queue the rows and wait for their commit (in a thread: the store may block)."""
@@ -268,6 +305,8 @@ class GatewayCluster:
         desired = await read_cameras(self._redis, self._keys)
         holders = await read_holders(self._redis, self._keys, sorted(desired))
         self.workers = await read_workers(self._redis, self._keys)
+        for camera in [c for c in self.view.cameras if c not in desired]:
+            self._end_record(camera)  # removed through another gateway (or by hand)
         self._publish(self.view.sync(desired, holders))
 
     async def _create_group(self) -> None:

@@ -18,11 +18,13 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 
 from detector.config import ClusterConfig
+from detector.report.evidence import CropChoice
 from detector.types import FaceScore
 from stream_server.cluster import codec
 from stream_server.cluster.connection import REDIS_DOWN, RetryDelay
 from stream_server.cluster.keys import Keys
 from stream_server.messages import Message
+from stream_server.store import StreamRecord
 from stream_server.types import Alert
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,15 @@ class RedisOutbox:
 
     def add_alert(self, alert: Alert) -> None:
         """Nothing to do here: the event message that follows carries the alert."""
+
+    def add_stream(self, record: StreamRecord) -> None:
+        """Nothing to do here: the gateway records a camera for its report from the camera's status messages."""
+
+    def end_stream(self, stream_id: str, wall: float) -> None:
+        """Nothing to do here: the gateway marks a camera ended when it is removed from the cluster."""
+
+    def add_crop(self, stream_id: str, choice: CropChoice) -> None:
+        """Dropped: evidence crops are not sent through Redis, so a cluster camera's report has no face crops."""
 
     def publish(self, out: list[Message]) -> None:
         batch = [codec.with_owner(m, self._worker) for m in out]

@@ -22,6 +22,7 @@ def _cluster(ctx: ServerContext) -> GatewayCluster:
 
 
 async def health(request: Request) -> Response:
+    """Liveness, model, counts, notify targets and the cluster: Redis, workers, cameras."""
     ctx = context_of(request)
     cluster = _cluster(ctx)
     body = api.health_body(ctx)
@@ -36,12 +37,14 @@ async def health(request: Request) -> Response:
 
 
 async def list_streams(request: Request) -> Response:
+    """Every stream: the gateway's own and the cluster's cameras, each with its owner."""
     ctx = context_of(request)
     local = [{**s, "owner": _cluster(ctx).node} for s in ctx.hub.streams.summaries()]
     return JSONResponse({"streams": [*local, *_cluster(ctx).view.summaries()]})
 
 
 async def get_stream(request: Request) -> Response:
+    """One stream (a cluster camera or one of the gateway's own)."""
     ctx = context_of(request)
     stream_id = request.path_params["stream_id"]
     if stream_id in _cluster(ctx).view:
@@ -50,6 +53,7 @@ async def get_stream(request: Request) -> Response:
 
 
 async def add_camera(request: Request) -> Response:
+    """Add an RTSP camera to the cluster (a worker claims it)."""
     checked = await api.camera_request(request)
     if isinstance(checked, Response):
         return checked
@@ -62,6 +66,7 @@ async def add_camera(request: Request) -> Response:
 
 
 async def delete_stream(request: Request) -> Response:
+    """Remove a cluster camera, or stop one of the gateway's own streams."""
     stream_id = request.path_params["stream_id"]
     try:
         removed = await _cluster(context_of(request)).remove_camera(stream_id)
@@ -71,10 +76,12 @@ async def delete_stream(request: Request) -> Response:
 
 
 async def snapshot(request: Request) -> Response:
+    """Latest frame as JPEG (a worker's thumbnail for a cluster camera)."""
     return await _picture(request, None) or await api.snapshot(request)
 
 
 async def face_crop(request: Request) -> Response:
+    """Latest crop of one face as JPEG (a worker's thumbnail for a cluster camera)."""
     return await _picture(request, request.path_params["track"]) or await api.face_crop(request)
 
 
@@ -94,6 +101,7 @@ async def _picture(request: Request, track: int | None) -> Response | None:
 
 
 async def not_analyzing(request: Request) -> Response:
+    """Refused: this gateway does not analyze calls or uploads."""
     return api.error(503, "this gateway does not analyze calls or uploads (cluster.gateway_analyzes is false)")
 
 

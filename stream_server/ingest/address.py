@@ -117,7 +117,7 @@ class AddressPolicy:
         if scheme not in DEFAULT_PORTS or not host or any(ch.isspace() or not ch.isprintable() for ch in url):
             raise SourceError("camera URL must be rtsp:// or rtsps:// with a host, without spaces or controls")
         port = port or DEFAULT_PORTS[scheme]
-        addresses = [_parse_ip(text) for text in self._resolve(host, port)]
+        addresses = [parse_ip(text) for text in self._resolve(host, port)]
         if not addresses:
             raise SourceError("camera host resolves to no address")
         for ip in addresses:
@@ -128,7 +128,7 @@ class AddressPolicy:
         return CheckedUrl(pin(url, addresses[0]), addresses[0], mask_credentials(url))
 
 
-def _parse_ip(text: str) -> IpAddress:
+def parse_ip(text: str) -> IpAddress:
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])  # a scope id (fe80::1%eth0) is not part of it
     except ValueError as exc:

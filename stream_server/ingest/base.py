@@ -45,6 +45,11 @@ class StreamSource(ABC):
     def display(self) -> str:
         """Where the frames come from, safe to show (credentials masked)."""
 
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the source's bytes, for the evidence report; only a file has one."""
+        return None
+
     @abstractmethod
     def start(self, sink: FrameSink) -> None:
         """Begin producing frames into `sink`; returns at once."""

@@ -34,10 +34,11 @@ class FileSource(StreamSource):
 
     kind = StreamKind.UPLOAD
 
-    def __init__(self, decoder: DecoderProcess, path: Path, filename: str) -> None:
+    def __init__(self, decoder: DecoderProcess, path: Path, filename: str, sha256: str | None = None) -> None:
         self._decoder = decoder
         self._path = path
         self._filename = filename
+        self._sha256 = sha256
         self._duration = decoder.info.duration if decoder.info else None
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -45,6 +46,10 @@ class FileSource(StreamSource):
     @property
     def display(self) -> str:
         return self._filename
+
+    @property
+    def sha256(self) -> str | None:
+        return self._sha256
 
     def start(self, sink: FrameSink) -> None:
         self._thread = threading.Thread(target=self._run, args=(sink,), name=f"upload-{sink.stream_id}", daemon=True)

@@ -4,6 +4,7 @@ and its answer to bad input (exit status 2, one line on stderr, never a tracebac
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -151,6 +152,32 @@ def test_installed_command(clips: Clips) -> None:
     assert parse(result.stdout)[1]["frames_analyzed"] == 8
 
 
+REPORT_CONFIG = (
+    "events: {require_trained_model: false, min_frames: 1}\nscoring: {threshold: 0.15, uncertain_margin: 0.05}\n"
+)
+
+
+def test_report_option_writes_a_page_and_its_json(tmp_path: Path, clips: Clips) -> None:
+    config = tmp_path / "alerting.yaml"
+    config.write_text(REPORT_CONFIG)  # a threshold the clip's face exceeds, so the report has an alert
+    clip = clips.get("moving_face")
+
+    result = run_cli(clip, "--config", config, "--report", tmp_path / "case" / "reports")
+
+    assert result.returncode == 0, result.stderr
+    page, data = tmp_path / "case/reports/moving_face-report.html", tmp_path / "case/reports/moving_face-report.json"
+    assert error_lines(result.stderr) == [f"deepfake-monitor: report written to {page}"]
+    report = json.loads(data.read_text())
+    assert report["source"]["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert report["source"]["location"] == str(clip) and report["source"]["kind"] == "file"
+    _, summary = parse(result.stdout)
+    [track] = report["tracks"]
+    assert track["verdict"] == summary["tracks"][0]["verdict"] and track["frames_seen"] == MOVING_FRAMES // 2
+    assert report["alerts"] and report["alerts"][0]["track"] == track["track"]
+    assert [c["why"] for c in track["crops"]][0] == "alert"
+    assert report["source"]["sha256"] in page.read_text()
+
+
 def bad_inputs(tmp: Path, clips: Clips) -> dict[str, tuple[list[str], str]]:
     """Case → (arguments, part of the expected message)."""
     text = tmp / "notes.mp4"
@@ -173,6 +200,8 @@ def bad_inputs(tmp: Path, clips: Clips) -> dict[str, tuple[list[str], str]]:
         "zero fps": ([clip, "--fps", "0"], "analysis.fps"),
         "typo in config": ([clip, "--config", str(typo)], "analysis.fpss"),
         "missing weights": ([clip, "--weights", str(tmp / "missing.pt")], "not found"),
+        # Run as root, no permission bit makes a directory unwritable; a path through a file always is.
+        "report into an unwritable dir": ([clip, "--report", str(text / "reports")], "cannot write a report into"),
     }
 
 
@@ -189,6 +218,7 @@ CASES = [
     "zero fps",
     "typo in config",
     "missing weights",
+    "report into an unwritable dir",
 ]
 
 

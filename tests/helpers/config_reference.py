@@ -239,6 +239,20 @@ def _yaml_fields(model: type[BaseModel], value: BaseModel | None, indent: str) -
         else:
             current = field.get_default(call_default_factory=True)
         lines.append(f"{indent}{name}: {_yaml_inline(current)}")
+        inner = nested_models(field.annotation)
+        if inner and current in (None, (), []):
+            lines += _commented_example(name, inner[0], indent, is_sequence(field.annotation))
+    return lines
+
+
+def _commented_example(name: str, model: type[BaseModel], indent: str, sequence: bool) -> list[str]:
+    """An empty list or an unset section still shows its keys, commented out, with their defaults."""
+    lines = [f"{indent}# for example:", f"{indent}# {name}:"]
+    for i, (field_name, field) in enumerate(model.model_fields.items()):
+        example = "REQUIRED" if field.default is PydanticUndefined else _yaml_inline(field.get_default())
+        marker = ("  - " if i == 0 else "    ") if sequence else "  "
+        note = f"  # {field.description}" if field.description else ""
+        lines.append(f"{indent}# {marker}{field_name}: {example}{note}")
     return lines
 
 

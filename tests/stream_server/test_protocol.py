@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from jsonschema import Draft202012Validator
 from websockets.asyncio.client import connect
 
 from detector.pipeline import Analyzer
+from tests.helpers.ws_schema import LowThreshold, load_schema, validator
 from tests.stream_server.conftest import LiveServer, wait_message
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
-
-
-class LowThreshold:
-    """The shared analyzer, claiming a threshold of 0.05 so that every face raises an alert."""
-
-    def __init__(self, inner: Analyzer) -> None:
-        self.info = replace(inner.info, threshold=0.05)
-        self.process = inner.process
-        self.close_stream = inner.close_stream
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    text = DOCS.read_text()
-    block = re.search(r"### JSON Schema\s+```json\n(.*?)```", text, re.S)
-    assert block, "docs/api.md has no JSON Schema block"
-    loaded: dict[str, Any] = json.loads(block.group(1))
-    Draft202012Validator.check_schema(loaded)
-    return loaded
-
-
-def validator(schema: dict[str, Any], definition: str | None = None) -> Draft202012Validator:
-    target = schema if definition is None else {**schema, "$ref": f"#/$defs/{definition}"}
-    if definition is not None:
-        target.pop("oneOf")
-    return Draft202012Validator(target)
+    return load_schema()
 
 
 @pytest.mark.asyncio

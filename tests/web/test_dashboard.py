@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.report_page import open_offline
+
 pytestmark = pytest.mark.integration
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -317,10 +319,29 @@ def test_alert_shows_a_badge_and_an_event(browser: object, tmp_path: Path) -> No
         sync_api.expect(row).to_contain_text("Alerting call")
         sync_api.expect(row).to_contain_text("active")
         _screenshot(page, "events.png")
+        report = _download_report(page, card, tmp_path)
     finally:
         context.close()  # type: ignore[attr-defined]
         process.stop()
     assert not errors, f"uncaught errors in the page: {errors}"
+    # The report of the running call, as saved by the button, opened with the network off.
+    shown = open_offline(browser, report, ARTIFACTS / "report-call.png")
+    assert shown.requests == [] and shown.alert_rows >= 1
+    assert shown.images and all(i["loaded"] and i["width"] == 128 and i["scheme"] == "data" for i in shown.images)
+    assert shown.polylines == len(shown.chart_sizes) >= 1
+    assert "Alerting call" in shown.text and "still running" in shown.text
+
+
+def _download_report(page: object, card: object, directory: Path) -> Path:
+    """Open the stream view from its overview card and press "Download report"."""
+    page.goto("/#/")  # type: ignore[attr-defined]
+    card.locator("h2 a").click()  # type: ignore[attr-defined]
+    with page.expect_download() as download:  # type: ignore[attr-defined]
+        page.get_by_role("link", name="Download report").click()  # type: ignore[attr-defined]
+    saved = directory / "downloaded-report.html"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename.startswith("deepfake-report-s-")
+    return saved
 
 
 def test_shared_tab_without_a_face_reads_no_face_in_view(page: object) -> None:

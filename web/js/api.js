@@ -54,6 +54,8 @@ export function listEvents({ stream, limit = 200 } = {}) {
   return request("GET", `/api/events?${q}`).then((b) => b.events);
 }
 
+/** The stream's evidence report (self-contained HTML), served as a download; the cookie carries the token. */
+export const reportUrl = (id) => `/api/streams/${encodeURIComponent(id)}/report?download=1`;
 export const snapshotUrl = (id) => `/api/streams/${encodeURIComponent(id)}/snapshot.jpg?ts=${Date.now()}`;
 export const faceUrl = (id, track) => `/api/streams/${encodeURIComponent(id)}/faces/${track}.jpg?ts=${Date.now()}`;
 

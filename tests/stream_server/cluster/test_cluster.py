@@ -162,6 +162,36 @@ def test_six_cameras_each_run_by_exactly_one_worker(cluster: Deployment) -> None
     assert SECRET not in json.dumps(health) and SECRET not in str(cluster.streams())
 
 
+def test_gateway_serves_metrics_openapi_and_reports_of_cluster_cameras(cluster: Deployment) -> None:
+    camera = next(iter(cluster.scores()))
+    metrics = httpx.get(f"{cluster.url}/metrics", timeout=10)
+    report = wait_for(
+        lambda: (
+            (r := httpx.get(f"{cluster.url}/api/streams/{camera}/report?format=json", timeout=30)).status_code == 200
+            and r
+        ),
+        20,
+        "the report record of a cluster camera",
+    )
+    page = httpx.get(f"{cluster.url}/api/streams/{camera}/report", timeout=30)
+    schema = httpx.get(f"{cluster.url}/api/openapi.json", timeout=10).json()
+
+    assert metrics.status_code == 200
+    # A worker's camera, as the gateway's view shows it, and the faces the workers scored.
+    assert any(
+        line.startswith("deepfake_monitor_frames_analyzed_total{") and f'stream="{camera}"' in line
+        for line in metrics.text.splitlines()
+    )
+    assert "deepfake_monitor_faces_scored_total" in metrics.text
+    data = report.json()
+    assert data["source"]["kind"] == "rtsp" and SECRET not in report.text
+    assert data["tracks"] and all(t["points"] for t in data["tracks"])  # the scores the gateway stored
+    assert all(t["crops"] == [] for t in data["tracks"])  # pictures stay on the workers
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert schema["paths"]["/api/streams/{stream_id}/report"]["get"]["summary"]
+    assert schema["paths"]["/api/streams"]["post"]["operationId"] == "add_camera"
+
+
 def test_killed_worker_cameras_are_live_on_the_other_within_15_s(cluster: Deployment) -> None:
     victim = cluster.workers["worker-a"]
     moved = {c for c, owner in _owners(cluster).items() if owner == "worker-a"}

@@ -1,6 +1,6 @@
 // Stream view: the picture with face boxes, per-face probability chart, faces, events.
 
-import { getTimeline, listEvents, removeStream } from "../api.js";
+import { getTimeline, listEvents, removeStream, reportUrl } from "../api.js";
 import { h, replace, setText, fmtPercent, fmtTime } from "../dom.js";
 import { kindText, statusText } from "../verdict.js";
 import { sessions } from "../webrtc.js";
@@ -42,7 +42,15 @@ function header(id, store) {
   };
   const stop = h("button", { type: "button", class: "secondary", text: "Remove stream" });
   stop.addEventListener("click", () => removeAndLeave(id, parts.error));
-  parts.el = h("div", { class: "view-head" }, h("div", {}, parts.title, parts.meta, parts.progress), stop);
+  // A plain link: the browser saves the page itself, so a long report never passes through JS memory.
+  const report = h("a", {
+    class: "button secondary",
+    href: reportUrl(id),
+    download: `deepfake-report-${id}.html`,
+    text: "Download report",
+  });
+  const actions = h("div", { class: "actions" }, report, stop);
+  parts.el = h("div", { class: "view-head" }, h("div", {}, parts.title, parts.meta, parts.progress), actions);
   return parts;
 }
 

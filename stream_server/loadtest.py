@@ -1,4 +1,5 @@
-"""End-to-end load: N live 720p streams through the real server (hub, scheduler, store, /ws).
+"""End-to-end load for `deepfake-monitor bench`: N live 720p streams through the real server (hub,
+scheduler, store, /ws, and whatever `notify` the config names).
 
 The server app runs under uvicorn in this process; each stream is a `ReplaySource` (a file played at
 real time, decoded like a camera); one WebSocket client receives the score messages. The figures:
@@ -20,38 +21,14 @@ import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from detector.bench.load import EndToEnd
 from detector.config import Config
 from detector.pipeline import Analyzer
-
-
-@dataclass(frozen=True)
-class EndToEnd:
-    streams: int
-    seconds: float
-    cpu_s: float
-    wall_s: float
-    picked: int
-    analyzed: int
-    dropped: int
-    scores: int
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-
-    @property
-    def streams_per_core(self) -> float:
-        return self.streams * self.seconds / self.cpu_s if self.cpu_s else 0.0
-
-    @property
-    def backlog(self) -> float:
-        return self.dropped / self.picked if self.picked else 0.0
-
-    @property
-    def cpu_ms_per_analyzed_frame(self) -> float:
-        return 1000 * self.cpu_s / self.analyzed if self.analyzed else 0.0
+from stream_server.app import create_app
+from stream_server.ingest.replay import ReplaySource
 
 
 class _Handovers:
@@ -81,9 +58,6 @@ def run_end_to_end(config: Config, analyzer: Analyzer, clip: Path, streams: int,
 async def _run(config: Config, analyzer: Analyzer, clip: Path, streams: int, seconds: float) -> EndToEnd:
     import uvicorn
     import websockets
-
-    from stream_server.app import create_app
-    from stream_server.ingest.replay import ReplaySource
 
     app = create_app(config, analyzer)
     port = _free_port()
