@@ -35,6 +35,12 @@ def constant_model(path: Path, logit: float) -> Path:
     return path
 
 
+def run_benchmark(source: Path, weights: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """The installed command line, as a user runs it."""
+    command = [sys.executable, "-m", "detector.cli", "benchmark", str(source), "--weights", str(weights)]
+    return subprocess.run([*command, "--fps", str(FPS), *options], capture_output=True, text=True, timeout=600)
+
+
 @pytest.fixture(scope="module")
 def labelled_folder(tmp_path_factory: pytest.TempPathFactory, clips: Clips) -> Path:
     root = tmp_path_factory.mktemp("bench")
@@ -67,28 +73,8 @@ def test_known_model_gives_known_alert_times_and_false_alert_rate(labelled_folde
 def test_cli_writes_report_csv_and_roc_and_goes_on_past_a_broken_clip(labelled_folder: Path, tmp_path: Path) -> None:
     weights = constant_model(tmp_path / "always_real.pt", -8.0)
     out = tmp_path / "out"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "detector.cli",
-            "benchmark",
-            str(labelled_folder),
-            "--weights",
-            str(weights),
-            "--fps",
-            str(FPS),
-            "--jobs",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_benchmark(
+        labelled_folder, weights, "--jobs", "2", "--out", str(out), "--no-progress", "--format", "json"
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -109,27 +95,7 @@ def test_cli_writes_report_csv_and_roc_and_goes_on_past_a_broken_clip(labelled_f
 def test_calibrate_sets_the_threshold_on_real_clips(labelled_folder: Path, tmp_path: Path) -> None:
     weights = constant_model(tmp_path / "always_fake.pt", 8.0)
     calibrated = tmp_path / "calibrated.pt"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "detector.cli",
-            "benchmark",
-            str(labelled_folder),
-            "--weights",
-            str(weights),
-            "--fps",
-            str(FPS),
-            "--calibrate",
-            str(calibrated),
-            "--max-fpr",
-            "0.0",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_benchmark(labelled_folder, weights, "--calibrate", str(calibrated), "--max-fpr", "0.0", "--no-progress")
     assert done.returncode == 0, done.stderr
     model = load_model(calibrated)
     assert model.threshold > 0.999  # above the one real clip's score (≈ sigmoid(8))
