@@ -18,7 +18,15 @@ import cv2
 import numpy as np
 
 from detector.training.augment import REFERENCE_SIZE
-from detector.training.synthesis import BlendResult, ClipResult, MaskParams, MaskShape, draw_mask, sample_mask_params
+from detector.training.synthesis import (
+    BlendResult,
+    ClipResult,
+    MaskParams,
+    MaskShape,
+    composite,
+    draw_mask,
+    sample_mask_params,
+)
 
 
 @dataclass(frozen=True)
@@ -70,11 +78,7 @@ def warp_blend(crop: np.ndarray, keypoints: np.ndarray, params: WarpParams, fram
     warped = cv2.remap(crop, grid_x + flow[0], grid_y + flow[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if params.smooth > 0:
         warped = cv2.GaussianBlur(warped, (0, 0), params.smooth * size / REFERENCE_SIZE)
-    mask = draw_mask(keypoints, params.mask, size)
-    m = mask[..., None]
-    fake = np.round(m * warped.astype(np.float32) + (1 - m) * crop.astype(np.float32))
-    fake = np.where(m > 0, fake, crop).astype(np.uint8)
-    return BlendResult(real=crop, fake=fake, mask=mask)
+    return composite(warped, crop, draw_mask(keypoints, params.mask, size))
 
 
 def random_warp_blend(crop: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator) -> BlendResult:

@@ -199,7 +199,11 @@ def blend(crop: np.ndarray, keypoints: np.ndarray, params: BlendParams) -> Blend
     else:
         target = _alter(target, params)
     source = _jitter(source, params)
-    mask = draw_mask(keypoints, params.mask, crop.shape[0])
+    return composite(source, target, draw_mask(keypoints, params.mask, crop.shape[0]))
+
+
+def composite(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> BlendResult:
+    """`mask · source + (1 − mask) · target`; the real of the pair is the target, kept exactly where mask == 0."""
     m = mask[..., None]
     fake = np.round(m * source.astype(np.float32) + (1 - m) * target.astype(np.float32))
     # Rounding can flip a pixel by one level where m is tiny but non-zero: force exact copies where m == 0.
