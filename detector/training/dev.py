@@ -62,10 +62,10 @@ def item_mean(pool: FacePool, face_probs: dict[int, float]) -> DevScores:
     )
 
 
-def frame_model_scores(net: DeepfakeNet, pool: FacePool) -> DevScores:
-    """Dev scores of the frame model alone."""
-    _, logits = frame_outputs(net, [f.crop for f in pool.faces])
-    probs = 1 / (1 + np.exp(-logits.astype(np.float64)))
+def frame_model_scores(net: DeepfakeNet, pool: FacePool, bank: DevBank | None = None) -> DevScores:
+    """Dev scores of the frame model alone (from `bank` when the crops are embedded already)."""
+    logits = dev_bank(net, pool).logits if bank is None else bank.logits
+    probs = 1 / (1 + np.exp(-logits.double().numpy()))
     return item_mean(pool, dict(enumerate(probs.tolist())))
 
 

@@ -113,17 +113,24 @@ def train(config: TrainConfig) -> dict[str, Any]:
     _keep_best_dev(net, config, history, dev)
     banks = _banks(net, pools, config, deadline, rng)
     _stage2(net, banks, config, deadline, rng, state if stage == 2 else None, history, dev)
-    metrics = _finish(net, banks[1], config, history, deadline, input_size, zoom)
-    if dev is not None:
-        metrics["dev_frame_model"] = frame_model_scores(net, dev).report()
-        metrics["dev_with_head"] = head_scores(net, dev, dev_bank(net, dev)).report()
-        logger.info(
-            "final on dev: frame model %s; with the head %s",
-            describe(metrics["dev_frame_model"]),
-            describe(metrics["dev_with_head"]),
-        )
-        (config.out / "summary.json").write_text(json.dumps({"metrics": metrics}, indent=2))
-    return metrics
+    return _finish(net, banks[1], config, history, deadline, input_size, zoom, _final_dev(net, dev))
+
+
+def _final_dev(net: DeepfakeNet, dev: FacePool | None) -> dict[str, Any]:
+    """The finished model on dev, frame model alone and with the head (stored with the other metrics)."""
+    if dev is None:
+        return {}
+    bank = dev_bank(net, dev)  # embedded once for both
+    out = {
+        "dev_frame_model": frame_model_scores(net, dev, bank).report(),
+        "dev_with_head": head_scores(net, dev, bank).report(),
+    }
+    logger.info(
+        "final on dev: frame model %s; with the head %s",
+        describe(out["dev_frame_model"]),
+        describe(out["dev_with_head"]),
+    )
+    return out
 
 
 def _log_pools(pools: dict[str, FacePool]) -> None:
@@ -350,6 +357,7 @@ def _finish(
     deadline: Deadline,
     input_size: int,
     zoom: float,
+    dev_metrics: dict[str, Any],
 ) -> dict[str, Any]:
     """Calibrate the threshold on held-out real clips, write final.pt and summary.json."""
     probs = sequence_probs(net, val_bank)
@@ -372,6 +380,7 @@ def _finish(
         "val_video_tpr": rates_at(clip_labels, video, threshold).tpr,
         "val_clips": len(val_bank),
         "train_minutes": round((deadline.seconds - deadline.left()) / 60, 1),
+        **dev_metrics,
     }
     recipe = _recipe(config, history, input_size)
     save_checkpoint(

@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,7 +53,7 @@ class _AlertWatch:
     first_alert_t: float | None = None
     last_t: float = 0.0
     abstentions: int = 0
-    reasons: Counter[str] | None = None
+    reasons: Counter[str] = field(default_factory=Counter)  # abstention reasons
 
     def __call__(self, result: FrameResult) -> None:
         if self.start_t is None:
@@ -62,8 +62,7 @@ class _AlertWatch:
         for face in result.faces:
             if face.state is ScoreState.ABSTAIN:
                 self.abstentions += 1
-                if self.reasons is not None:
-                    self.reasons[face.quality.reason or "unknown"] += 1
+                self.reasons[face.quality.reason or "unknown"] += 1
         for alert in self.tracker.update(result, wall=result.t):
             if alert.phase is AlertPhase.START:
                 self.alerts += 1
@@ -76,10 +75,7 @@ def analyze_clip(media: LabelledMedia, config: Config, analyzer: Analyzer) -> Cl
     clip = partial(ClipOutcome, media.name, media.label, media.family, media.generator)
     ids = itertools.count(1)
     watch = _AlertWatch(
-        AlertTracker(
-            config.events, analyzer.info.threshold, analyzer.info.trained, new_id=lambda: f"bench-{next(ids)}"
-        ),
-        reasons=Counter(),
+        AlertTracker(config.events, analyzer.info.threshold, analyzer.info.trained, new_id=lambda: f"bench-{next(ids)}")
     )
     request = AnalyzeRequest(source=str(media.path), stream_id="benchmark", show_progress=False)
     try:
@@ -96,7 +92,7 @@ def analyze_clip(media: LabelledMedia, config: Config, analyzer: Analyzer) -> Cl
         status, reason = ClipStatus.NO_FACE, "no face found in any analyzed frame"
     else:
         status = ClipStatus.ABSTAINED
-        common = ", ".join(f"{r} ({n})" for r, n in (watch.reasons or Counter()).most_common(3))
+        common = ", ".join(f"{r} ({n})" for r, n in watch.reasons.most_common(3))
         reason = f"every face abstained: {common}" if common else "no face was scored"
     return clip(
         status=status,
