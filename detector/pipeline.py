@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -22,6 +22,7 @@ from detector.faces.align import align_face
 from detector.faces.base import FaceDetector
 from detector.faces.downscale import Downscaled, downscale
 from detector.faces.factory import build_detector
+from detector.faces.mesh import FaceMesh
 from detector.faces.motion import KeypointFlow
 from detector.faces.quality import assess
 from detector.faces.refresh import redetect
@@ -37,6 +38,7 @@ from detector.types import (
     FaceScore,
     Frame,
     FrameResult,
+    MeshLandmarks,
     Quality,
     ScoreState,
     TrackedFace,
@@ -62,6 +64,7 @@ class StageTimes:
 
     detect: float = 0.0
     align: float = 0.0
+    mesh: float = 0.0
     cnn: float = 0.0
     lstm: float = 0.0
     frames: int = 0
@@ -69,7 +72,7 @@ class StageTimes:
 
     def per_frame_ms(self) -> dict[str, float]:
         n = max(self.frames, 1)
-        return {k: 1000 * getattr(self, k) / n for k in ("detect", "align", "cnn", "lstm")}
+        return {k: 1000 * getattr(self, k) / n for k in ("detect", "align", "mesh", "cnn", "lstm")}
 
 
 @dataclass
@@ -92,6 +95,7 @@ class _Pending:
     tracked: TrackedFace
     aligned: AlignedFace
     quality: Quality
+    landmarks: MeshLandmarks | None = None  # frame pixels; only for faces that will be scored
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class Analyzer:
         self.config = config
         torch.set_num_threads(config.model.threads)
         self.detector = detector if detector is not None else build_detector(config.detector)
+        # Loaded before the CNN: a missing model file should be reported before seconds go into the export.
+        self.mesh = FaceMesh(config.mesh.model_path, config.mesh.threads) if config.mesh.enabled else None
         self.model = model if model is not None else load_model(config.model.weights)
         threshold = config.scoring.threshold if config.scoring.threshold is not None else self.model.threshold
         self.embedder = build_embedder(
@@ -248,7 +254,16 @@ class Analyzer:
             quality = assess(tracked.detection, aligned, self.config.scoring)
             out.append(_Pending(frame_index, tracked, aligned, quality))
         self.times.align += time.thread_time() - started
-        return out
+        return [self._with_mesh(frame, p) for p in out] if self.mesh is not None else out
+
+    def _with_mesh(self, frame: Frame, pending: _Pending) -> _Pending:
+        """The mesh of a face that will be scored; abstaining faces skip it (their landmarks are unused)."""
+        if self.mesh is None or not pending.quality.ok:
+            return pending
+        started = time.thread_time()
+        landmarks = self.mesh.run(frame.image, pending.tracked.detection.keypoints)
+        self.times.mesh += time.thread_time() - started
+        return replace(pending, landmarks=landmarks)
 
     @staticmethod
     def _forget(session: _Session, ended: tuple[int, ...]) -> None:
@@ -279,6 +294,7 @@ class Analyzer:
                     box=p.tracked.detection.box,
                     quality=p.quality,
                     crop=p.aligned.crop,
+                    landmarks=p.landmarks,
                 )
             )
         return out

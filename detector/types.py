@@ -73,6 +73,19 @@ class AlignedFace:
 
 
 @dataclass(frozen=True)
+class MeshLandmarks:
+    """The 468-point face mesh of one face (detector.faces.mesh_topology names its parts)."""
+
+    points: np.ndarray = field(repr=False)  # (468, 2) float32, x y in the pixels of the image it ran on
+    presence: float  # the model's face-presence probability; below ~0.5 the points mean little
+
+    def transformed(self, matrix: np.ndarray) -> MeshLandmarks:
+        """The same landmarks under a 2×3 affine (e.g. `AlignedFace.matrix`: frame → crop pixels)."""
+        points = self.points.astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+        return MeshLandmarks(points.astype(np.float32), self.presence)
+
+
+@dataclass(frozen=True)
 class Quality:
     """Why a face can or cannot be judged: size, sharpness and pose."""
 
@@ -126,6 +139,8 @@ class FaceScore:
     quality: Quality
     # The aligned crop the model saw; kept out of as_dict/repr/eq (the server shows it as a thumbnail).
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # The face mesh in frame pixels when `mesh.enabled` (per-track landmark motion for the model).
+    landmarks: MeshLandmarks | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {

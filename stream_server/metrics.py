@@ -131,7 +131,7 @@ def _stage_metrics(times: Any) -> Iterator[Metric]:
         f"{_PREFIX}_stage_cpu_seconds", "CPU seconds of the inference thread per stage.", labels=["stage"]
     )
     if times is not None:
-        for stage in ("detect", "align", "cnn", "lstm"):
+        for stage in ("detect", "align", "mesh", "cnn", "lstm"):
             family.add_metric([stage], float(getattr(times, stage)))
     yield family
 

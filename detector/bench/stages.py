@@ -31,6 +31,7 @@ class StageCosts:
     convert_per_frame: float
     detect_per_frame: float
     align_per_face: float
+    mesh_per_face: float  # 0 when mesh.enabled is false
     cnn_per_crop: float
     lstm_per_face: float
     publish_per_face: float
@@ -46,6 +47,7 @@ class StageCosts:
             "convert": self.convert_per_frame,
             "detect": self.detect_per_frame,
             "align": self.align_per_face * k,
+            "mesh": self.mesh_per_face * k,
             "cnn": self.cnn_per_crop * k,
             "lstm": self.lstm_per_face * k,
             "publish": self.publish_per_face * k,
@@ -72,6 +74,7 @@ def measure_stages(clip: Path, analyzer: Analyzer, fps: float) -> StageCosts:
     size = analyzer.info.input_size
     crops: list[np.ndarray] = []
     align_ms = _cpu_ms(lambda: crops.extend(align_face(img, d.keypoints, size).crop for img, d in pairs)) / n_faces
+    mesh_ms = _mesh_cost(analyzer, pairs)
     cnn_ms, lstm_ms = _model_costs(analyzer, crops)
     publish_ms = _publish_cost(analyzer, pairs)
     return StageCosts(
@@ -79,6 +82,7 @@ def measure_stages(clip: Path, analyzer: Analyzer, fps: float) -> StageCosts:
         convert_per_frame=convert_ms,
         detect_per_frame=detect_ms,
         align_per_face=align_ms,
+        mesh_per_face=mesh_ms,
         cnn_per_crop=cnn_ms,
         lstm_per_face=lstm_ms,
         publish_per_face=publish_ms,
@@ -149,6 +153,15 @@ def _decode_cost(clip: Path) -> float:
     started = time.process_time()
     run()
     return 1000 * (time.process_time() - started)
+
+
+def _mesh_cost(analyzer: Analyzer, pairs: list[tuple[np.ndarray, Detection]]) -> float:
+    """The face mesh per scored face (the analyzer runs it on every face that passes the quality gate)."""
+    mesh = analyzer.mesh
+    if mesh is None or not pairs:
+        return 0.0
+    mesh.run(pairs[0][0], pairs[0][1].keypoints)  # warm-up: the first call sets up the runtime's kernels
+    return _cpu_ms(lambda: [mesh.run(img, d.keypoints) for img, d in pairs]) / len(pairs)
 
 
 def _model_costs(analyzer: Analyzer, crops: list[np.ndarray]) -> tuple[float, float]:

@@ -4,6 +4,7 @@ Layout of a cache folder:
     cache.json                           {"crop_size": N, "crop_zoom": Z}: the side of every crop and the
                                          alignment zoom (absent: INPUT_SIZE and align.ZOOM)
     items/<item_id>/<frame>_<face>.png   aligned crops (N px square, BGR PNG, lossless)
+    items/<item_id>/mesh.npz             the 468-point face mesh of each crop (detector.training.cache_mesh)
     items/<item_id>/faces.json           the item's rows (written last: its presence marks the item done)
     index.csv                            all rows: item, file, label, group, dataset, split, kind, source,
                                          frame, face, keypoints (10 numbers, crop pixels), face_px,
@@ -30,9 +31,11 @@ from tqdm import tqdm
 
 from detector.faces.align import ZOOM, align_face
 from detector.faces.base import FaceDetector
+from detector.faces.mesh import FaceMesh
 from detector.model.registry import INPUT_SIZE
+from detector.training.cache_mesh import write_item_meshes
 from detector.training.sources import MediaKind, SourceItem
-from detector.types import Detection
+from detector.types import Detection, MeshLandmarks
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +98,11 @@ class CachedFace:
         return np.asarray([float(v) for v in self.keypoints.split()], np.float32).reshape(5, 2)
 
 
-def prepare(items: list[SourceItem], detector: FaceDetector, out: Path, config: PrepareConfig) -> list[CachedFace]:
-    """Detect, align and cache every item not cached yet; rewrite the index; return all rows."""
+def prepare(
+    items: list[SourceItem], detector: FaceDetector, out: Path, config: PrepareConfig, mesh: FaceMesh | None = None
+) -> list[CachedFace]:
+    """Detect, align and cache every item not cached yet (with each crop's face mesh when `mesh` is
+    given); rewrite the index; return all rows."""
     out.mkdir(parents=True, exist_ok=True)
     held, held_zoom = crop_size(out), crop_zoom(out)
     # Items already cached are skipped, so continuing would mix two crop sizes in one cache. Look for
@@ -111,7 +117,7 @@ def prepare(items: list[SourceItem], detector: FaceDetector, out: Path, config: 
         if (folder / "faces.json").is_file():
             continue
         try:
-            rows = _prepare_item(item, detector, out, folder, config)
+            rows = _prepare_item(item, detector, out, folder, config, mesh)
         except (OSError, ValueError, av.FFmpegError) as exc:
             logger.warning("skipping %s: %s", item.path, exc)
             rows = []
@@ -191,23 +197,26 @@ def load_crop(cache: Path, row: CachedFace) -> np.ndarray:
 
 
 def _prepare_item(
-    item: SourceItem, detector: FaceDetector, out: Path, folder: Path, config: PrepareConfig
+    item: SourceItem, detector: FaceDetector, out: Path, folder: Path, config: PrepareConfig, mesh: FaceMesh | None
 ) -> list[CachedFace]:
     folder.mkdir(parents=True, exist_ok=True)
+    saved: list[tuple[CachedFace, MeshLandmarks | None]] = []
     if item.kind is MediaKind.IMAGE:
         image = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError("unreadable image")
         faces = _image_faces(image, detector, config)
-        return [_save(item, out, folder, image, det, 0, i, config) for i, det in enumerate(faces)]
-    rows = []
-    previous: Detection | None = None
-    for index, frame in _video_frames(item.path, config):
-        det = _follow(detector.detect(frame), previous, config.min_face_px)
-        if det is not None:
-            rows.append(_save(item, out, folder, frame, det, index, 0, config))
-            previous = det
-    return rows
+        saved = [_save(item, out, folder, image, det, 0, i, config, mesh) for i, det in enumerate(faces)]
+    else:
+        previous: Detection | None = None
+        for index, frame in _video_frames(item.path, config):
+            det = _follow(detector.detect(frame), previous, config.min_face_px)
+            if det is not None:
+                saved.append(_save(item, out, folder, frame, det, index, 0, config, mesh))
+                previous = det
+    if mesh is not None:
+        write_item_meshes(folder, [Path(r.file).name for r, _ in saved], [m for _, m in saved if m is not None])
+    return [r for r, _ in saved]
 
 
 def _image_faces(image: np.ndarray, detector: FaceDetector, config: PrepareConfig) -> list[Detection]:
@@ -284,11 +293,15 @@ def _save(
     frame: int,
     face: int,
     config: PrepareConfig,
-) -> CachedFace:
+    mesh: FaceMesh | None,
+) -> tuple[CachedFace, MeshLandmarks | None]:
+    """Write one aligned crop; its mesh, run on the whole frame (more context than the crop has), is
+    returned in crop pixels."""
     aligned = align_face(image, det.keypoints, config.crop_size, config.crop_zoom)
     path = folder / f"{frame:06d}_{face}.png"
     cv2.imwrite(str(path), aligned.crop)
-    return CachedFace(
+    landmarks = mesh.run(image, det.keypoints).transformed(aligned.matrix) if mesh is not None else None
+    row = CachedFace(
         item=item.item_id,
         file=path.relative_to(out).as_posix(),
         label=item.label,
@@ -305,3 +318,4 @@ def _save(
         generator=item.generator,
         pair_of=item.pair_of,
     )
+    return row, landmarks

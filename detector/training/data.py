@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from detector.training.cache import CachedFace, load_crop, read_index
+from detector.training.cache_mesh import read_meshes, usable
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Face:
     row: CachedFace
     crop: np.ndarray = field(repr=False)
     keypoints: np.ndarray = field(repr=False)
+    # (468, 2) face mesh in crop pixels; None in caches without meshes or where the model doubted the face.
+    mesh: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -71,14 +74,23 @@ class FacePool:
 def load_pools(caches: list[Path], rule: SplitRule) -> dict[str, FacePool]:
     """Read every cache and return pools for 'train', 'val' and 'test'."""
     grouped: dict[str, list[Face]] = defaultdict(list)
-    rows = [(cache, row) for cache in caches for row in read_index(cache)]
-    for cache, row in tqdm(rows, desc="load crops", unit="face", dynamic_ncols=True):
-        grouped[rule.role(row)].append(Face(row, load_crop(cache, row), row.keypoint_array()))
+    for face in load_faces(caches):
+        grouped[rule.role(face.row)].append(face)
     return {
         role: FacePool(faces, video_runs(faces))
         for role in ("train", "val", "test")
         for faces in [grouped.get(role, [])]
     }
+
+
+def load_faces(caches: list[Path]) -> list[Face]:
+    """Every face of the caches: crop, keypoints and, where the cache stores one, the face mesh."""
+    rows = [(cache, row) for cache in caches for row in read_index(cache)]
+    meshes = {cache: read_meshes(cache) for cache in caches}
+    return [
+        Face(row, load_crop(cache, row), row.keypoint_array(), usable(meshes[cache].get(row.file)))
+        for cache, row in tqdm(rows, desc="load crops", unit="face", dynamic_ncols=True)
+    ]
 
 
 def video_runs(faces: list[Face]) -> list[list[int]]:

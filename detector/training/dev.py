@@ -16,15 +16,14 @@ import numpy as np
 import torch
 
 from detector.model.network import DeepfakeNet
-from detector.training.cache import load_crop, read_index
-from detector.training.data import Face, FacePool, video_runs
+from detector.training.data import FacePool, load_faces, video_runs
 from detector.training.frames import frame_outputs
 from detector.training.metrics import auc
 
 
 def load_dev(caches: list[Path]) -> FacePool:
     """Every face of the dev caches, whatever their split: none of it is ever trained on."""
-    faces = [Face(row, load_crop(c, row), row.keypoint_array()) for c in caches for row in read_index(c)]
+    faces = load_faces(caches)
     return FacePool(faces, video_runs(faces))
 
 

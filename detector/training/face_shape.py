@@ -1,10 +1,14 @@
-"""A dense face outline from 5 keypoints, for blend masks.
+"""A dense face outline for blend masks: the face's own mesh when it has one, else a mean outline.
 
-The detector gives only eyes, nose and mouth corners; a blend mask needs the face boundary (jaw,
-cheeks, brows). A fixed mean 2-D face contour, written in the 112 px ArcFace frame that `align_face`
-uses, is placed onto a face by the similarity transform that best maps the ArcFace keypoints onto that
-face's keypoints. Aligned crops put the keypoints almost on the template, so the fit mostly absorbs small
-per-frame jitter; pose changes beyond that are left to the mask's random deformation.
+A blend mask needs the face boundary (jaw, cheeks, brows). With the 468-point face mesh the outline is
+the face's own: the face oval from eye height down round the chin (the span of the 68-point jaw line
+that SBI's masks are hulls of) and both brows, so the mask follows this face's shape and pose.
+
+Without a mesh only eyes, nose and mouth corners are known: a fixed mean 2-D face contour, written in
+the 112 px ArcFace frame that `align_face` uses, is placed onto a face by the similarity transform that
+best maps the ArcFace keypoints onto that face's keypoints. Aligned crops put the keypoints almost on the
+template, so the fit mostly absorbs small per-frame jitter; pose changes beyond that are left to the
+mask's random deformation.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from insightface.utils import face_align
+
+from detector.faces.mesh_topology import FACE_OVAL, LEFT_BROW, RIGHT_BROW, eye_centres, interocular, up_vector
 
 ARCFACE_KEYPOINTS = np.asarray(face_align.arcface_dst, dtype=np.float64)
 _CENTER_X = 56.0
@@ -48,8 +54,8 @@ BROWS = _brows()
 class FaceOutline:
     """Dense outline points of one face in crop pixels."""
 
-    jaw: np.ndarray  # (17, 2), ear to ear through the chin
-    brows: np.ndarray  # (10, 2), left brow then right brow
+    jaw: np.ndarray  # (N, 2), ear to ear through the chin (17 mean points, or the mesh's oval below the eyes)
+    brows: np.ndarray  # (M, 2), both brows
     keypoints: np.ndarray  # (5, 2), the detector's points
     interocular: float  # eye distance in crop pixels, the outline's length unit
 
@@ -89,3 +95,16 @@ def face_outline(keypoints: np.ndarray) -> FaceOutline:
     matrix = similarity(ARCFACE_KEYPOINTS, kps)
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
     return FaceOutline(apply(matrix, JAW), apply(matrix, BROWS), kps, scale * _INTEROCULAR)
+
+
+def mesh_outline(mesh: np.ndarray, keypoints: np.ndarray) -> FaceOutline:
+    """The outline of a face from its own mesh (crop pixels, like `keypoints`)."""
+    points = np.asarray(mesh, np.float64)
+    oval = points[list(FACE_OVAL)]
+    up = up_vector(points)
+    eye_level = float(eye_centres(points).mean(axis=0) @ up)
+    # The oval runs round the whole face; the part below the eyes is one unbroken stretch of it.
+    jaw = oval[oval @ up < eye_level]
+    brows = points[list(RIGHT_BROW + LEFT_BROW)]
+    kps = np.asarray(keypoints, dtype=np.float64).reshape(5, 2)
+    return FaceOutline(jaw, brows, kps, interocular(points))

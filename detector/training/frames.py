@@ -13,7 +13,8 @@ from detector.training.augment import match_sharpness, post_augment, sample_post
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
 from detector.training.pseudo import random_warp_blend
-from detector.training.synthesis import self_blend
+from detector.training.retime import random_retime
+from detector.training.synthesis import BlendResult, self_blend
 
 # A video's frames are near-duplicates: the whole video weighs as much as this many stills.
 VIDEO_WEIGHT = 16.0
@@ -26,6 +27,10 @@ class FakeMix:
     labelled: float = 0.5  # share of fake slots given to labelled fakes, when the data has any
     warp: float = 0.3  # share of the synthetic slots that are warp-blends instead of self-blends
     match_quality: bool = True  # soften the sharper crop of a labelled pair to the other's sharpness
+    # Share of the synthetic slots that are mouth re-timings, when the drawn real face is a video frame
+    # with a mesh (else the slot falls through to a self- or warp-blend).
+    retime: float = 0.0
+    mesh_masks: bool = True  # blend masks from a face's mesh when the cache has one (else from 5 points)
 
 
 @dataclass(frozen=True)
@@ -80,10 +85,25 @@ class PairSampler:
             if self.mix.match_quality:
                 return match_sharpness(real, fake.crop)
             return real, fake.crop
-        face = self.pool.faces[int(rng.choice(self.indices, p=self.weights))]
+        index = int(rng.choice(self.indices, p=self.weights))
+        # No draw while the share is 0: runs without re-timing keep their random sequence.
+        retimed = self._retime(index, rng) if self.mix.retime > 0 and rng.random() < self.mix.retime else None
+        if retimed is not None:
+            return retimed.real, retimed.fake
+        face = self.pool.faces[index]
         make = random_warp_blend if rng.random() < self.mix.warp else self_blend
-        blended = make(face.crop, face.keypoints, rng)
+        blended = make(face.crop, face.keypoints, rng, face.mesh if self.mix.mesh_masks else None)
         return blended.real, blended.fake
+
+    def _retime(self, index: int, rng: np.random.Generator) -> BlendResult | None:
+        """The face's lower face taken from another frame of its own video, if it is a meshed video frame."""
+        face = self.pool.faces[index]
+        if face.row.kind != "video" or face.mesh is None:
+            return None
+        clip = sorted(self.real_of_item[face.row.item], key=lambda i: self.pool.faces[i].row.frame)
+        frames = [self.pool.faces[i] for i in clip]
+        made = random_retime([f.crop for f in frames], [f.mesh for f in frames], clip.index(index), rng)
+        return made.result if made is not None else None
 
     def _labelled(self, rng: np.random.Generator) -> int:
         names = sorted(self.by_generator)

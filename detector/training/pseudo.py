@@ -70,27 +70,40 @@ def warp_field(size: int, params: WarpParams, frame: int = 0) -> np.ndarray:
     return np.stack(fields).astype(np.float32)
 
 
-def warp_blend(crop: np.ndarray, keypoints: np.ndarray, params: WarpParams, frame: int = 0) -> BlendResult:
-    """Blend a crop with a warped copy of itself inside the mask; pixels where the mask is 0 stay exact."""
+def warp_blend(
+    crop: np.ndarray, keypoints: np.ndarray, params: WarpParams, frame: int = 0, mesh: np.ndarray | None = None
+) -> BlendResult:
+    """Blend a crop with a warped copy of itself inside the mask (from its mesh when given); pixels where
+    the mask is 0 stay exact."""
     size = crop.shape[0]
     flow = warp_field(size, params, frame)
     grid_y, grid_x = np.mgrid[0:size, 0:size].astype(np.float32)
     warped = cv2.remap(crop, grid_x + flow[0], grid_y + flow[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if params.smooth > 0:
         warped = cv2.GaussianBlur(warped, (0, 0), params.smooth * size / REFERENCE_SIZE)
-    return composite(warped, crop, draw_mask(keypoints, params.mask, size))
+    return composite(warped, crop, draw_mask(keypoints, params.mask, size, mesh))
 
 
-def random_warp_blend(crop: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator) -> BlendResult:
+def random_warp_blend(
+    crop: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator, mesh: np.ndarray | None = None
+) -> BlendResult:
     """A random warp-blend of one still (the drift phase stands for a random moment of a clip)."""
-    return warp_blend(crop, keypoints, sample_warp_params(rng))
+    return warp_blend(crop, keypoints, sample_warp_params(rng), mesh=mesh)
 
 
-def warp_blend_clip(crops: list[np.ndarray], keypoints: list[np.ndarray], rng: np.random.Generator) -> ClipResult:
-    """Warp-blend a clip: one mask recipe and noise pair, masks from each frame's keypoints, the field
-    drifting frame by frame on its own schedule (the inner face moves against the head)."""
+def warp_blend_clip(
+    crops: list[np.ndarray],
+    keypoints: list[np.ndarray],
+    rng: np.random.Generator,
+    meshes: list[np.ndarray | None] | None = None,
+) -> ClipResult:
+    """Warp-blend a clip: one mask recipe and noise pair, masks from each frame's keypoints (and mesh),
+    the field drifting frame by frame on its own schedule (the inner face moves against the head)."""
     params = sample_warp_params(rng)
-    results = [warp_blend(c, k, params, t) for t, (c, k) in enumerate(zip(crops, keypoints, strict=True))]
+    frame_meshes = meshes if meshes is not None else [None] * len(crops)
+    results = [
+        warp_blend(c, k, params, t, m) for t, (c, k, m) in enumerate(zip(crops, keypoints, frame_meshes, strict=True))
+    ]
     return ClipResult(
         real=[r.real for r in results],
         fake=[r.fake for r in results],

@@ -7,6 +7,10 @@ sharpness mismatch, small misregistration — without any identity change for th
 Pixel-sized parameters are drawn for a 128 px crop and scaled to the crop at hand, so a cache prepared
 at another `--crop-size` gets the same blends at a finer grain.
 
+When a face has its 468-point mesh, the mask is built from the face's own landmarks (the hull of the
+oval below the eyes and the brows, lifted onto the forehead for RAISED, as SBI's 68-point-plus-forehead
+hulls; the exact lower face for LOWER); without one, from the mean outline placed by the 5 keypoints.
+
 The clip version follows the temporal extension (FakeSTormer): the random parameters are fixed once per
 clip, the mask is rebuilt per frame from that frame's keypoints, the intensity wobbles a little, and some
 clips flicker or cut a span back to real frames (those frames are labelled real).
@@ -29,7 +33,8 @@ from detector.training.augment import (
     sample_colour_change,
     sample_frequency_change,
 )
-from detector.training.face_shape import FaceOutline, face_outline
+from detector.training.face_shape import FaceOutline, face_outline, mesh_outline
+from detector.training.regions import Region, region_polygons
 
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 
@@ -121,8 +126,10 @@ def sample_blend_params(rng: np.random.Generator) -> BlendParams:
     )
 
 
-def hull_polygon(outline: FaceOutline, params: MaskParams) -> np.ndarray:
+def hull_polygon(outline: FaceOutline, params: MaskParams, mesh: np.ndarray | None = None) -> np.ndarray:
     """The mask's polygon (N, 2) for one face and one shape variant."""
+    if params.shape is MaskShape.LOWER and mesh is not None:
+        return region_polygons(Region.LOWER, outline.keypoints, mesh)[0]
     if params.shape is MaskShape.RAISED:
         return outline.hull_points(params.brow_lift)
     points = outline.hull_points(0.0)
@@ -139,9 +146,13 @@ def hull_polygon(outline: FaceOutline, params: MaskParams) -> np.ndarray:
     return points
 
 
-def draw_mask(keypoints: np.ndarray, params: MaskParams, size: int) -> np.ndarray:
-    """Hard hull → elastic deformation → erode → blur → × blend ratio; float32 (size, size) in [0, 1]."""
-    polygon = hull_polygon(face_outline(keypoints), params)
+def draw_mask(keypoints: np.ndarray, params: MaskParams, size: int, mesh: np.ndarray | None = None) -> np.ndarray:
+    """Hard hull → elastic deformation → erode → blur → × blend ratio; float32 (size, size) in [0, 1].
+
+    The hull comes from the face's mesh when given ((468, 2), the coordinates of `keypoints`), else from
+    the mean outline placed by the 5 keypoints."""
+    outline = mesh_outline(mesh, keypoints) if mesh is not None else face_outline(keypoints)
+    polygon = hull_polygon(outline, params, mesh)
     hard = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(hard, cv2.convexHull(np.round(polygon).astype(np.int32)), 255)
     k = size / REFERENCE_SIZE  # parameters are in 128 px crop pixels
@@ -191,7 +202,7 @@ def _jitter(image: np.ndarray, params: BlendParams) -> np.ndarray:
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def blend(crop: np.ndarray, keypoints: np.ndarray, params: BlendParams) -> BlendResult:
+def blend(crop: np.ndarray, keypoints: np.ndarray, params: BlendParams, mesh: np.ndarray | None = None) -> BlendResult:
     """Self-blend one aligned crop. The returned real is the target, so fake == real where mask == 0."""
     source, target = crop, crop
     if params.change_source:
@@ -199,7 +210,7 @@ def blend(crop: np.ndarray, keypoints: np.ndarray, params: BlendParams) -> Blend
     else:
         target = _alter(target, params)
     source = _jitter(source, params)
-    return composite(source, target, draw_mask(keypoints, params.mask, crop.shape[0]))
+    return composite(source, target, draw_mask(keypoints, params.mask, crop.shape[0], mesh))
 
 
 def composite(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> BlendResult:
@@ -211,15 +222,24 @@ def composite(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> Blend
     return BlendResult(real=target, fake=fake, mask=mask)
 
 
-def self_blend(crop: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator) -> BlendResult:
-    """A random self-blended fake of one aligned crop."""
-    return blend(crop, keypoints, sample_blend_params(rng))
+def self_blend(
+    crop: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator, mesh: np.ndarray | None = None
+) -> BlendResult:
+    """A random self-blended fake of one aligned crop (mask from its mesh when given)."""
+    return blend(crop, keypoints, sample_blend_params(rng), mesh)
 
 
-def blend_clip(crops: list[np.ndarray], keypoints: list[np.ndarray], rng: np.random.Generator) -> ClipResult:
-    """Self-blend a clip with parameters fixed per clip and masks rebuilt from each frame's keypoints."""
+def blend_clip(
+    crops: list[np.ndarray],
+    keypoints: list[np.ndarray],
+    rng: np.random.Generator,
+    meshes: list[np.ndarray | None] | None = None,
+) -> ClipResult:
+    """Self-blend a clip with parameters fixed per clip and masks rebuilt from each frame's keypoints
+    (and mesh, for the frames that have one)."""
     params = sample_blend_params(rng)
     steps = len(crops)
+    frame_meshes = meshes if meshes is not None else [None] * steps
     ratios = np.clip(params.mask.ratio * (1 + rng.normal(0, 0.05, steps)), 0.1, 1.0)
     labels = np.ones(steps, np.float32)
     kind = rng.random()
@@ -235,11 +255,11 @@ def blend_clip(crops: list[np.ndarray], keypoints: list[np.ndarray], rng: np.ran
     results = []
     for t in range(steps):
         if labels[t] == 0.0:
-            real = blend(crops[t], keypoints[t], params).real
+            real = blend(crops[t], keypoints[t], params, frame_meshes[t]).real
             results.append(BlendResult(real, real, np.zeros(real.shape[:2], np.float32)))
             continue
         frame_params = replace(params, mask=replace(params.mask, ratio=float(ratios[t])))
-        results.append(blend(crops[t], keypoints[t], frame_params))
+        results.append(blend(crops[t], keypoints[t], frame_params, frame_meshes[t]))
     return ClipResult(
         real=[r.real for r in results],
         fake=[r.fake for r in results],

@@ -44,20 +44,20 @@ class ClipBank:
 
 def clip_sources(
     pool: FacePool, stills: int, reuse: int, length: int, rng: np.random.Generator
-) -> Iterator[tuple[list[np.ndarray], list[np.ndarray]]]:
-    """Yield (crops, keypoints) of clips: `length`-frame windows of video runs, `reuse` times each,
-    then `stills` synthetic sequences from randomly chosen real stills."""
+) -> Iterator[tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray | None] | None]]:
+    """Yield (crops, keypoints, meshes) of clips: `length`-frame windows of video runs, `reuse` times each,
+    then `stills` synthetic sequences from randomly chosen real stills (no meshes: the still moves)."""
     for run in pool.runs:
         if pool.faces[run[0]].row.label != 0 or len(run) < length:
             continue
         for _ in range(reuse):
             start = int(rng.integers(0, len(run) - length + 1))
-            window = run[start : start + length]
-            yield [pool.faces[i].crop for i in window], [pool.faces[i].keypoints for i in window]
+            window = [pool.faces[i] for i in run[start : start + length]]
+            yield [f.crop for f in window], [f.keypoints for f in window], [f.mesh for f in window]
     candidates = [i for i in pool.stills if pool.faces[i].row.label == 0]
     for i in rng.choice(candidates, size=min(stills, len(candidates)), replace=stills > len(candidates)):
         face = pool.faces[int(i)]
-        yield still_sequence(face.crop, face.keypoints, length, rng)
+        yield (*still_sequence(face.crop, face.keypoints, length, rng), None)
 
 
 def labelled_fake_clips(
@@ -101,8 +101,8 @@ def build_bank(
             built = len(clip_labels) // 2
             logger.warning("clip bank stopped by the time budget after %d of %d clips", built, len(order))
             break
-        crops, keypoints = sources[int(k)]
-        pair = make_clip_pair(crops, keypoints, rng, warp_p=warp_p)
+        crops, keypoints, meshes = sources[int(k)]
+        pair = make_clip_pair(crops, keypoints, rng, warp_p=warp_p, meshes=meshes)
         emb, lg = frame_outputs(net, pair.real + pair.fake)
         embeddings += [emb[:length], emb[length:]]
         logits += [lg[:length], lg[length:]]

@@ -35,7 +35,7 @@ def test_bench_quick_reports_every_figure(report: dict[str, object]) -> None:
         assert key in report, key
     stages = report["stage_ms"]
     assert isinstance(stages, dict)
-    assert set(stages) == {"decode", "convert", "detect", "align", "cnn", "lstm", "publish"}
+    assert set(stages) == {"decode", "convert", "detect", "align", "mesh", "cnn", "lstm", "publish"}
     assert all(isinstance(v, float) and v >= 0 for v in stages.values())
 
 
@@ -70,3 +70,6 @@ def test_stage_costs_cover_each_analyzed_frame(analyzer: Analyzer, tmp_path: Pat
     per_frame = costs.per_analyzed_frame(costs.decoded_frames / costs.analyzed_frames)
     assert per_frame["decode"] == pytest.approx(2 * costs.decode_per_frame)
     assert per_frame["cnn"] == pytest.approx(2 * costs.cnn_per_crop)
+    # The face mesh runs on every scored face (on by default), so it costs per face like the CNN.
+    assert costs.mesh_per_face > 0
+    assert per_frame["mesh"] == pytest.approx(2 * costs.mesh_per_face)
