@@ -103,10 +103,11 @@ def _from_mesh(region: Region, points: np.ndarray) -> list[np.ndarray]:
 
 def _from_keypoints(region: Region, kps: np.ndarray) -> list[np.ndarray]:
     eye_gap = float(np.linalg.norm(kps[1] - kps[0]))
+    corners = kps[3:]
+    width = float(np.linalg.norm(corners[1] - corners[0]))
+    mouth = _ellipse(corners.mean(axis=0), 0.65 * width, 0.22 * width, corners[1] - corners[0])
     if region is Region.MOUTH:
-        corners = kps[3:]
-        width = float(np.linalg.norm(corners[1] - corners[0]))
-        return [_ellipse(corners.mean(axis=0), 0.65 * width, 0.3 * width, corners[1] - corners[0])]
+        return [mouth]
     if region is Region.EYES:
         axis = kps[1] - kps[0]
         return [_ellipse(kps[i], 0.3 * eye_gap, 0.15 * eye_gap, axis) for i in (0, 1)]
@@ -114,8 +115,7 @@ def _from_keypoints(region: Region, kps: np.ndarray) -> list[np.ndarray]:
     if region is Region.FACE:
         return [outline.hull_points(0.5)]
     if region is Region.INNER:
-        nose = kps[2]
-        return [nose + (outline.hull_points(0.0) - nose) * 0.7]
+        return [np.concatenate([outline.brows, mouth])]
     eye_line, nose = kps[:2].mean(axis=0), kps[2]
     down = (nose - eye_line) / max(float(np.linalg.norm(nose - eye_line)), 1e-6)
     below = outline.jaw[(outline.jaw - nose) @ down > 0]

@@ -9,6 +9,7 @@ import pytest
 
 from detector.config import RetinaFaceConfig
 from detector.faces.align import align_face
+from detector.faces.mesh import FaceMesh
 from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.registry import INPUT_SIZE
 from tests.helpers.media import MissingMedia, photo
@@ -18,6 +19,7 @@ from tests.helpers.media import MissingMedia, photo
 class AlignedFaces:
     crops: list[np.ndarray]
     keypoints: list[np.ndarray]
+    meshes: list[np.ndarray]  # (468, 2) in crop pixels, run on the photo as `prepare` does
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +30,13 @@ def aligned_faces() -> AlignedFaces:
     except MissingMedia as exc:
         pytest.skip(f"face photos unavailable: {exc}")
     detector = RetinaFaceDetector(RetinaFaceConfig.model_validate({}))
-    crops, keypoints = [], []
+    mesh = FaceMesh()
+    crops, keypoints, meshes = [], [], []
     for image in images:
         for det in detector.detect(np.ascontiguousarray(image)):
             aligned = align_face(image, det.keypoints, INPUT_SIZE)
             crops.append(aligned.crop)
             keypoints.append(aligned.keypoints)
+            meshes.append(mesh.run(image, det.keypoints).transformed(aligned.matrix).points)
     assert len(crops) >= 7
-    return AlignedFaces(crops, keypoints)
+    return AlignedFaces(crops, keypoints, meshes)
