@@ -14,8 +14,12 @@ aligned crop in a training cache are framed alike. Points come back in the calle
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +70,28 @@ def _interpreter(path: Path, threads: int) -> Any:
     except ImportError as exc:
         raise MeshError(f"the face mesh needs LiteRT: `{INSTALL_RUNTIME}` (or set mesh.enabled: false)") from exc
     try:
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
+        with _native_stderr_muted():
+            interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise MeshError(f"cannot load face mesh model {path}: {exc}") from exc
     return interpreter
+
+
+@contextlib.contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    """LiteRT's C++ runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to
+    file descriptor 2 when it loads a model (no setting turns it off), which would land in the middle of
+    `analyze`'s output and in every CLI error test; the load's own failures still raise with a message."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def region_matrix(keypoints: np.ndarray) -> np.ndarray:

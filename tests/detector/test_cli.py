@@ -186,6 +186,8 @@ def bad_inputs(tmp: Path, clips: Clips) -> dict[str, tuple[list[str], str]]:
     empty.touch()
     typo = tmp / "typo.yaml"
     typo.write_text("analysis:\n  fpss: 10\n")
+    no_mesh = tmp / "no-mesh.yaml"
+    no_mesh.write_text(f"mesh:\n  model_path: {tmp / 'missing.tflite'}\n")
     clip = str(clips.get("poor_faces"))
     return {
         "text file named .mp4": ([str(text)], "cannot open"),
@@ -200,6 +202,7 @@ def bad_inputs(tmp: Path, clips: Clips) -> dict[str, tuple[list[str], str]]:
         "zero fps": ([clip, "--fps", "0"], "analysis.fps"),
         "typo in config": ([clip, "--config", str(typo)], "analysis.fpss"),
         "missing weights": ([clip, "--weights", str(tmp / "missing.pt")], "not found"),
+        "missing face mesh model": ([clip, "--config", str(no_mesh)], "face mesh model not found"),
         # Run as root, no permission bit makes a directory unwritable; a path through a file always is.
         "report into an unwritable dir": ([clip, "--report", str(text / "reports")], "cannot write a report into"),
     }
@@ -218,6 +221,7 @@ CASES = [
     "zero fps",
     "typo in config",
     "missing weights",
+    "missing face mesh model",
     "report into an unwritable dir",
 ]
 

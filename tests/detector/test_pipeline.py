@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from detector.config import MeshConfig
+from detector.faces.mesh_topology import LIPS_OUTER, eye_centres
 from detector.pipeline import Analyzer
 from detector.summary import SummaryBuilder
 from detector.types import Frame, ScoreState
@@ -118,3 +120,32 @@ def test_face_scores_keep_the_frame_time(analyzer: Analyzer, clips: Clips) -> No
 
     assert [r.index for r in results] == list(range(0, 90, 3))
     assert [f.t for r in results for f in r.faces] == pytest.approx([i / 30 for i in range(0, 90, 3)])
+
+
+def test_every_scored_face_carries_its_face_mesh(analyzer: Analyzer, carphone: Path, clips: Clips) -> None:
+    mesh_seconds = analyzer.times.mesh
+    results = analyze_file(analyzer, carphone, fps=15)
+
+    scored = [f for r in results for f in r.faces if f.state is ScoreState.ANALYZING]
+    assert scored and all(f.landmarks is not None and f.landmarks.presence > 0.9 for f in scored)
+    for face in scored:
+        assert face.landmarks is not None
+        points, box = face.landmarks.points, face.box
+        margin = 0.15 * box.width  # frame pixels, on the face the detector found
+        assert points[:, 0].min() > box.x1 - margin and points[:, 0].max() < box.x2 + margin
+        assert points[:, 1].min() > box.y1 - margin and points[:, 1].max() < box.y2 + margin
+        assert points[list(LIPS_OUTER), 1].mean() > eye_centres(points)[:, 1].max()
+    assert analyzer.times.mesh > mesh_seconds  # its cost is counted as its own stage
+    # Faces that abstain are never scored, so the mesh is not run on them.
+    poor = [f for r in analyze_file(analyzer, clips.get("poor_faces"), fps=30) for f in r.faces]
+    assert poor and all(f.landmarks is None for f in poor)
+
+
+def test_the_mesh_can_be_switched_off(analyzer: Analyzer, clips: Clips) -> None:
+    config = analyzer.config.model_copy(update={"mesh": MeshConfig(enabled=False)})
+    without = Analyzer(config, detector=analyzer.detector, model=analyzer.model)
+
+    faces = [f for r in analyze_file(without, clips.get("moving_face")) for f in r.faces]
+
+    assert without.mesh is None and faces and all(f.landmarks is None for f in faces)
+    assert any(f.state is ScoreState.ANALYZING for f in faces)

@@ -133,3 +133,10 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"not a model")
     with pytest.raises(MeshError, match="cannot load face mesh model"):
         FaceMesh(junk)
+
+
+def test_loading_prints_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    # LiteRT's runtime announces its CPU delegate on file descriptor 2; `analyze` output must stay clean.
+    FaceMesh()
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
