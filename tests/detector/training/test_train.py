@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 import torch
 from torch.nn import functional as F
 
 from detector.model.network import EMBED_DIM, DeepfakeNet
+from detector.model.views import ViewSpec
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
 from detector.training.frames import FakeMix, PairSampler
@@ -128,12 +130,16 @@ def test_labelled_fakes_are_drawn_per_generator_and_paired_with_their_source(ali
     assert (partner.row.item, partner.row.frame) == ("src", 4)  # the source clip, same moment
 
 
-def test_a_few_steps_on_labelled_fake_clips_lower_the_loss(aligned_faces: AlignedFaces) -> None:
+@pytest.mark.parametrize("mouth", [0, 64], ids=["face-view", "face-and-mouth-views"])
+def test_a_few_steps_on_labelled_fake_clips_lower_the_loss(aligned_faces: AlignedFaces, mouth: int) -> None:
     torch.manual_seed(0)
-    sampler = PairSampler.build(_labelled_pool(aligned_faces), mix=FakeMix(labelled=1.0))
+    views = ViewSpec(align_size=128, face_size=112, mouth_size=mouth)
+    sampler = PairSampler.build(_labelled_pool(aligned_faces), mix=FakeMix(labelled=1.0), views=views)
     x, y = sampler.batch(4, np.random.default_rng(1))
     assert y.tolist() == [0, 1] * 4
-    net = DeepfakeNet(pretrained_backbone=True, dropout=0.0)
+    assert x.face.shape == (8, 3, 112, 112)
+    assert (x.mouth is None) if not mouth else (x.mouth is not None and x.mouth.shape == (8, 3, 64, 64))
+    net = DeepfakeNet(pretrained_backbone=True, dropout=0.0, views=views)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     first = None
     for _ in range(6):
