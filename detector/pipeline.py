@@ -27,10 +27,11 @@ from detector.faces.motion import KeypointFlow
 from detector.faces.quality import assess
 from detector.faces.refresh import redetect
 from detector.faces.tracker import FaceTracker, TrackUpdate
-from detector.model.network import RecurrentState, preprocess
+from detector.model.network import RecurrentState
 from detector.model.onnx_backend import build_embedder
 from detector.model.registry import LoadedModel, load_model
 from detector.model.state import TrackStateStore
+from detector.model.views import model_input
 from detector.scoring import RollingScore
 from detector.types import (
     AlignedFace,
@@ -119,9 +120,7 @@ class Analyzer:
         self.mesh = FaceMesh(config.mesh.model_path, config.mesh.threads) if config.mesh.enabled else None
         self.model = model if model is not None else load_model(config.model.weights)
         threshold = config.scoring.threshold if config.scoring.threshold is not None else self.model.threshold
-        self.embedder = build_embedder(
-            self.model.net, self.model.input_size, config.model.backend, config.model.threads
-        )
+        self.embedder = build_embedder(self.model.net, config.model.backend, config.model.threads)
         self.info = ModelInfo(
             self.model.name, self.model.trained, threshold, self.model.input_size, config.scoring.uncertain_margin
         )
@@ -250,7 +249,7 @@ class Analyzer:
         started = time.thread_time()
         out = []
         for tracked in faces:
-            aligned = align_face(frame.image, tracked.detection.keypoints, self.info.input_size, self.model.crop_zoom)
+            aligned = align_face(frame.image, tracked.detection.keypoints, self.model.align_size, self.model.crop_zoom)
             quality = assess(tracked.detection, aligned, self.config.scoring)
             out.append(_Pending(frame_index, tracked, aligned, quality))
         self.times.align += time.thread_time() - started
@@ -307,7 +306,7 @@ class Analyzer:
             embeddings, logits = [], []
             size = self.config.model.batch_size
             for i in range(0, len(judged), size):
-                batch = preprocess([p.aligned.crop for p in judged[i : i + size]])
+                batch = model_input([p.aligned.crop for p in judged[i : i + size]], self.model.views)
                 output = self.embedder.embed(batch)
                 embeddings.append(output.embeddings)
                 logits.append(output.frame_logits)

@@ -17,8 +17,9 @@ from detector.faces.downscale import Downscaled, downscale
 from detector.faces.motion import KeypointFlow
 from detector.faces.refresh import redetect
 from detector.frames import RateGate
-from detector.model.network import RecurrentState, preprocess
+from detector.model.network import RecurrentState
 from detector.model.state import TrackStateStore
+from detector.model.views import model_input
 from detector.pipeline import Analyzer
 from detector.types import Detection
 
@@ -71,9 +72,9 @@ def measure_stages(clip: Path, analyzer: Analyzer, fps: float) -> StageCosts:
     detect_ms, detections = _detect_cost(analyzer, images)
     pairs = [(img, d) for img, dets in zip(images, detections, strict=True) for d in dets]
     n_faces = max(len(pairs), 1)
-    size = analyzer.info.input_size
+    size, zoom = analyzer.model.align_size, analyzer.model.crop_zoom
     crops: list[np.ndarray] = []
-    align_ms = _cpu_ms(lambda: crops.extend(align_face(img, d.keypoints, size).crop for img, d in pairs)) / n_faces
+    align_ms = _cpu_ms(lambda: crops.extend(align_face(i, d.keypoints, size, zoom).crop for i, d in pairs)) / n_faces
     mesh_ms = _mesh_cost(analyzer, pairs)
     cnn_ms, lstm_ms = _model_costs(analyzer, crops)
     publish_ms = _publish_cost(analyzer, pairs)
@@ -170,9 +171,11 @@ def _model_costs(analyzer: Analyzer, crops: list[np.ndarray]) -> tuple[float, fl
     net, embedder = analyzer.model.net, analyzer.embedder
     batch = min(len(crops), analyzer.config.model.batch_size)
     with torch.inference_mode():
-        x = preprocess(crops[:batch])
+        views = analyzer.model.views
+        x = model_input(crops[:batch], views)
         embedder.embed(x)  # warm-up: first call allocates
-        cnn = _cpu_ms(lambda: embedder.embed(preprocess(crops[:batch])), repeat=5) / batch
+        # The views are cut and normalised inside the timed call: that work is the model's too.
+        cnn = _cpu_ms(lambda: embedder.embed(model_input(crops[:batch], views)), repeat=5) / batch
         out = embedder.embed(x)
         state = TrackStateStore.stack([RecurrentState.zeros()] * batch)
         lstm = _cpu_ms(lambda: net.step(out.embeddings, out.frame_logits, state), repeat=20) / batch

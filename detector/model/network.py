@@ -9,6 +9,12 @@ track's previous frame: how a face's appearance moves from frame to frame is whe
 lip-sync generators differ from cameras, and a cell fed single frames would have to learn to subtract.
 Streaming uses one `LSTMCell` step per analyzed frame with (h, c, previous projection) carried per
 track, which is exactly a sliding window whose state is carried from the previous window.
+
+A model may also have a mouth view (`detector.model.views`): the first 11 blocks of a second
+EfficientNet-Lite0 (to the 112-channel stage, ImageNet-initialised) on a higher-resolution square around
+the mouth, pooled to `MOUTH_DIM` features and concatenated with the face embedding before the frame head
+and the LSTM. Lip-sync generators re-paint only the lower face, and at the face view's resolution their
+traces are mostly gone.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ import torch
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
+from detector.model.views import ModelInput, ViewSpec, to_tensor
+
 EMBED_DIM = 1280
+MOUTH_DIM = 256
+MOUTH_BLOCKS = 11  # EfficientNet-Lite0 blocks the mouth branch keeps (to the 112-channel stage, stride 16)
 HIDDEN = 128
 PROJ = 128
 CELL_INPUT = 2 * PROJ + 1  # projection, its change since the previous frame, frame logit
@@ -74,21 +84,42 @@ def build_backbone(pretrained: bool) -> EfficientNet:
 
 def preprocess(crops: list[np.ndarray] | np.ndarray) -> torch.Tensor:
     """BGR uint8 crops (B, S, S, 3) → normalised RGB float tensor (B, 3, S, S)."""
-    batch = np.ascontiguousarray(np.asarray(crops)[..., ::-1])
-    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
-    return (tensor - 127.5) / 128.0
+    return to_tensor(crops)
+
+
+class MouthNet(nn.Module):
+    """The mouth branch: stem and first `MOUTH_BLOCKS` blocks of EfficientNet-Lite0, a 1×1 convolution to
+    `MOUTH_DIM` channels, global average pool."""
+
+    def __init__(self, pretrained: bool) -> None:
+        super().__init__()
+        backbone = build_backbone(pretrained)
+        self.stem = nn.Sequential(backbone._conv_stem, backbone._bn0, nn.ReLU6())
+        self.blocks = nn.ModuleList(backbone._blocks[:MOUTH_BLOCKS])
+        channels = backbone._blocks[MOUTH_BLOCKS - 1]._project_conv.out_channels
+        self.head = nn.Sequential(nn.Conv2d(channels, MOUTH_DIM, 1, bias=False), nn.BatchNorm2d(MOUTH_DIM), nn.ReLU6())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.pool(self.head(x)).flatten(1)
 
 
 class DeepfakeNet(nn.Module):
-    """EfficientNet-Lite0 embedding + frame head + residual LSTM head."""
+    """EfficientNet-Lite0 embedding (+ optional mouth branch) + frame head + residual LSTM head."""
 
-    def __init__(self, pretrained_backbone: bool = True, dropout: float = 0.3) -> None:
+    def __init__(self, pretrained_backbone: bool = True, dropout: float = 0.3, views: ViewSpec | None = None) -> None:
         super().__init__()
+        self.views = views or ViewSpec()  # what the network is fed: `detector.model.views.model_input`
         self.backbone = build_backbone(pretrained_backbone)
+        self.mouth = MouthNet(pretrained_backbone) if self.views.has_mouth else None
+        self.embed_dim = EMBED_DIM + (MOUTH_DIM if self.mouth is not None else 0)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
-        self.frame_head = nn.Linear(EMBED_DIM, 1)
-        self.proj = nn.Sequential(nn.Linear(EMBED_DIM, PROJ), nn.ReLU())
+        self.frame_head = nn.Linear(self.embed_dim, 1)
+        self.proj = nn.Sequential(nn.Linear(self.embed_dim, PROJ), nn.ReLU())
         self.cell = nn.LSTMCell(CELL_INPUT, HIDDEN)
         self.temporal_head = nn.Linear(HIDDEN, 1)
         # Small, not zero: an untrained LSTM barely moves the frame model's answer, yet its state
@@ -96,11 +127,24 @@ class DeepfakeNet(nn.Module):
         nn.init.normal_(self.temporal_head.weight, std=0.01)
         nn.init.zeros_(self.temporal_head.bias)
 
-    def embed(self, x: torch.Tensor) -> FrameOutput:
-        """Crops (B, 3, S, S) → embeddings and frame logits."""
+    @property
+    def has_mouth(self) -> bool:
+        return self.mouth is not None
+
+    def embed(self, x: torch.Tensor, mouth: torch.Tensor | None = None) -> FrameOutput:
+        """Face views (B, 3, S, S) and, for a model with a mouth branch, mouth views (B, 3, M, M) →
+        embeddings and frame logits."""
         features = self.pool(self.backbone.extract_features(x)).flatten(1)
+        if self.mouth is not None:
+            if mouth is None:
+                raise ValueError("this model has a mouth branch: pass the mouth views")
+            features = torch.cat([features, self.mouth(mouth)], dim=1)
         logits = self.frame_head(self.dropout(features)).squeeze(1)
         return FrameOutput(embeddings=features, frame_logits=logits)
+
+    def embed_input(self, inputs: ModelInput) -> FrameOutput:
+        """`embed` on the tensors of `detector.model.views.model_input`."""
+        return self.embed(inputs.face, inputs.mouth)
 
     def step(self, embeddings: torch.Tensor, frame_logits: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One LSTM step for a batch of tracks → (logits, new state)."""

@@ -9,7 +9,7 @@ and says so (`model_trained: false`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from detector.faces.align import ZOOM
 from detector.model.errors import ModelLoadError
 from detector.model.network import CELL_INPUT, PROJ, DeepfakeNet
+from detector.model.views import ViewSpec
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,12 @@ class LoadedModel:
     threshold: float
     metrics: dict[str, Any]
     crop_zoom: float = ZOOM  # the alignment zoom the model was trained at
+    views: ViewSpec = field(default_factory=ViewSpec)  # aligned crop size, face and mouth views
+
+    @property
+    def align_size(self) -> int:
+        """Side of the aligned crop the analyzer cuts the model's views from."""
+        return self.views.align_size
 
 
 def save_checkpoint(
@@ -48,16 +55,17 @@ def save_checkpoint(
     threshold: float,
     metrics: dict[str, Any],
     recipe: dict[str, Any],
-    input_size: int = INPUT_SIZE,
-    crop_zoom: float = ZOOM,
+    views: ViewSpec | None = None,
 ) -> None:
-    """Write a checkpoint (float16 weights) atomically."""
+    """Write a checkpoint (float16 weights) atomically; the views are the network's unless given."""
+    views = views or net.views
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
     payload = {
         "name": MODEL_NAME,
         "trained": trained,
-        "input_size": input_size,
-        "crop_zoom": crop_zoom,
+        "input_size": views.face_size,
+        "crop_zoom": views.zoom,
+        "views": asdict(views),
         "threshold": threshold,
         "metrics": metrics,
         "recipe": recipe,
@@ -86,9 +94,10 @@ def load_model(weights: Path | None) -> LoadedModel:
     if path is None:
         logger.warning("no trained weights bundled: using an ImageNet backbone with an untrained head")
         net = DeepfakeNet(pretrained_backbone=True).eval()
-        return LoadedModel(net, MODEL_NAME + "-untrained", False, INPUT_SIZE, UNTRAINED_THRESHOLD, {})
+        return LoadedModel(net, MODEL_NAME + "-untrained", False, INPUT_SIZE, UNTRAINED_THRESHOLD, {}, ZOOM, net.views)
     payload = _read(path)
-    net = DeepfakeNet(pretrained_backbone=False)
+    views = checkpoint_views(payload)
+    net = DeepfakeNet(pretrained_backbone=False, views=views)
     try:
         state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
         net.load_state_dict(_with_motion_inputs(state))
@@ -101,8 +110,17 @@ def load_model(weights: Path | None) -> LoadedModel:
         input_size=int(payload.get("input_size", INPUT_SIZE)),
         threshold=float(payload.get("threshold", UNTRAINED_THRESHOLD)),
         metrics=dict(payload.get("metrics", {})),
-        crop_zoom=float(payload.get("crop_zoom", ZOOM)),
+        crop_zoom=views.zoom,
+        views=views,
     )
+
+
+def checkpoint_views(payload: dict[str, Any]) -> ViewSpec:
+    """The views a checkpoint's model takes (checkpoints before views: one crop at `input_size`)."""
+    if "views" in payload:
+        return ViewSpec(**payload["views"])
+    size = int(payload.get("input_size", INPUT_SIZE))
+    return ViewSpec(align_size=size, face_size=size, mouth_size=0, zoom=float(payload.get("crop_zoom", ZOOM)))
 
 
 def _with_motion_inputs(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

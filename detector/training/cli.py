@@ -227,6 +227,30 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="with --dev: also try the mean weights of the last N epochs and keep them if dev AUC is no worse",
     )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=0,
+        choices=[0, *range(64, 513, 16)],
+        metavar="PX",
+        help="face view side the CNN takes; the caches' aligned crops are resized to it (default: their size)",
+    )
+    parser.add_argument(
+        "--mouth-size",
+        type=int,
+        default=0,
+        choices=[0, *range(32, 257, 16)],
+        metavar="PX",
+        help="add a mouth branch fed a PX square around the mouth cut from the aligned crop (default 0: none)",
+    )
+    parser.add_argument(
+        "--backbone-lr",
+        type=float,
+        default=1.0,
+        metavar="SHARE",
+        help="learning rate of the face backbone's stem and first 8 blocks as a share of --lr (slows what "
+        "generic low-level features the small set of labelled fakes can overwrite)",
+    )
     parser.set_defaults(handler=run_train)
 
 
@@ -252,6 +276,9 @@ def run_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         dev=tuple(args.dev),
         average=args.average_epochs,
+        input_size=args.input_size,
+        mouth_size=args.mouth_size,
+        backbone_lr=args.backbone_lr,
         mix=FakeMix(
             labelled=args.labelled_share,
             warp=args.warp_share,

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from detector.model.network import DeepfakeNet, preprocess
+from detector.model.network import DeepfakeNet
 from detector.model.registry import LoadedModel, load_model, save_checkpoint
+from detector.model.views import model_input
 from detector.training.cache import CachedFace, CacheError, common_crop_size, common_crop_zoom, load_crop, read_index
 from detector.training.clips import PostProcessing, make_clip_pair, still_sequence
 from detector.training.data import SplitRule
@@ -88,10 +89,10 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     torch.set_num_threads(config.threads)
     model = load_model(config.weights)
     size = common_crop_size(list(config.caches))
-    if size != model.input_size:
+    if size != model.views.align_size:
         raise CacheError(
-            f"the model takes {model.input_size} px faces but the caches hold {size} px crops: "
-            f"prepare them with --crop-size {model.input_size}"
+            f"the model takes {model.views.align_size} px aligned crops but the caches hold {size} px crops: "
+            f"prepare them with --crop-size {model.views.align_size}"
         )
     zoom = common_crop_zoom(list(config.caches))
     if abs(zoom - model.crop_zoom) > 1e-9:
@@ -134,8 +135,7 @@ def calibrate(config: EvalConfig, scored: list[Scored], model: LoadedModel) -> f
         threshold=threshold,
         metrics=metrics,
         recipe=recipe,
-        input_size=model.input_size,
-        crop_zoom=model.crop_zoom,
+        views=model.views,
     )
     logger.info("threshold %.4f (was %.4f) written to %s", threshold, model.threshold, config.calibrate)
     return threshold
@@ -213,7 +213,7 @@ def score_video(net: DeepfakeNet, video: Video) -> Scored:
     """Per-frame probabilities of each track through the streaming head; max over tracks per frame."""
     per_track = []
     for track in video.tracks:
-        out = net.embed(preprocess(track.crops))
+        out = net.embed_input(model_input(track.crops, net.views))
         logits, _ = net.forward_sequence(out.embeddings[None], out.frame_logits[None])
         per_track.append(torch.sigmoid(logits[0]).numpy())
     frame_scores = np.max(np.stack(per_track), axis=0)

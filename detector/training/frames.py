@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from detector.model.network import DeepfakeNet, preprocess
+from detector.model.network import DeepfakeNet
+from detector.model.views import ModelInput, ViewSpec, model_input
 from detector.training.augment import match_sharpness, post_augment, sample_post_augment
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
@@ -45,9 +46,12 @@ class PairSampler:
     by_generator: dict[str, np.ndarray] = field(repr=False)
     real_of_item: dict[str, np.ndarray] = field(repr=False)
     mix: FakeMix = field(default_factory=FakeMix)
+    views: ViewSpec = field(default_factory=ViewSpec)
 
     @staticmethod
-    def build(pool: FacePool, video_weight: float = VIDEO_WEIGHT, mix: FakeMix | None = None) -> PairSampler:
+    def build(
+        pool: FacePool, video_weight: float = VIDEO_WEIGHT, mix: FakeMix | None = None, views: ViewSpec | None = None
+    ) -> PairSampler:
         real = np.array(pool.real(), dtype=np.int64)
         per_item: dict[str, int] = {}
         for i in real:
@@ -65,17 +69,19 @@ class PairSampler:
             _group(pool, pool.labelled_fakes(), lambda row: row.generator or row.item),
             _group(pool, pool.real(), lambda row: row.item),
             mix or FakeMix(),
+            views or ViewSpec(),
         )
 
-    def batch(self, pairs: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """`pairs` reals and as many fakes, each pair post-processed alike."""
+    def batch(self, pairs: int, rng: np.random.Generator) -> tuple[ModelInput, torch.Tensor]:
+        """`pairs` reals and as many fakes, each pair post-processed alike (fakes are made on the aligned
+        crop, the views are cut last, as the analyzer cuts them)."""
         crops, labels = [], []
         for _ in range(pairs):
             real, fake = self.pair(rng)
             aug = sample_post_augment(rng)
             crops += [post_augment(real, aug), post_augment(fake, aug)]
             labels += [0.0, 1.0]
-        return preprocess(crops), torch.tensor(labels)
+        return model_input(crops, self.views), torch.tensor(labels)
 
     def pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One (real, fake) pair of crops before post-processing."""
@@ -162,10 +168,10 @@ def frame_outputs(net: DeepfakeNet, crops: list[np.ndarray], batch: int = 64) ->
     net.eval()
     embeddings, logits = [], []
     for start in range(0, len(crops), batch):
-        out = net.embed(preprocess(crops[start : start + batch]))
+        out = net.embed_input(model_input(crops[start : start + batch], net.views))
         embeddings.append(out.embeddings.half().numpy())
         logits.append(out.frame_logits.numpy())
     net.train(was_training)
     if not embeddings:
-        return np.zeros((0, 1280), np.float16), np.zeros(0, np.float32)
+        return np.zeros((0, net.embed_dim), np.float16), np.zeros(0, np.float32)
     return np.concatenate(embeddings), np.concatenate(logits)

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
+from detector.model.views import ViewSpec
 from detector.training.cache import common_crop_size, common_crop_zoom
 from detector.training.data import FacePool, SplitRule, load_pools
 from detector.training.dev import describe, dev_bank, frame_model_scores, head_scores, load_dev
@@ -69,6 +70,9 @@ class TrainConfig:
     dev: tuple[Path, ...] = ()  # caches of unseen generators: pick the checkpoint and the head by them
     mix: FakeMix = field(default_factory=FakeMix)
     average: int = 0  # > 1: also try the mean weights of the last N judged epochs, keep it if dev agrees
+    input_size: int = 0  # face view side; 0 = the caches' crop size (the crop is resized to it)
+    mouth_size: int = 0  # mouth view side; 0 = no mouth branch
+    backbone_lr: float = 1.0  # learning rate of the face backbone's early blocks, as a share of `lr`
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) both stages and write `final.pt`; returns the metrics stored in it."""
     torch.set_num_threads(config.threads)
     deadline = Deadline(time.monotonic(), config.max_minutes * 60)
-    input_size = common_crop_size(list(config.caches))  # before minutes go into loading crops
-    zoom = common_crop_zoom(list(config.caches) + list(config.dev))
+    align_size = common_crop_size(list(config.caches) + list(config.dev))  # before minutes go into loading crops
+    views = ViewSpec(
+        align_size=align_size,
+        face_size=config.input_size or align_size,
+        mouth_size=config.mouth_size,
+        zoom=common_crop_zoom(list(config.caches) + list(config.dev)),
+    )
     config.out.mkdir(parents=True, exist_ok=True)
     pools = load_pools(list(config.caches), config.rule)
     _log_pools(pools)
@@ -95,12 +104,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if dev is not None:
         logger.info("dev: %d faces of %d items", len(dev.faces), len({f.row.item for f in dev.faces}))
     torch.manual_seed(config.seed)  # before the network is built: its head initialisation is random
-    net = DeepfakeNet(pretrained_backbone=True)
+    net = DeepfakeNet(pretrained_backbone=True, views=views)
+    logger.info("views: %s", views)
     state = _load_state(config.out) if config.resume else None
     rng = np.random.default_rng(config.seed)
     if state is None and config.init_from is not None:
         logger.info("initialising from %s", config.init_from)
-        net.load_state_dict(load_model(config.init_from).net.state_dict())
+        init_matching(net, load_model(config.init_from).net.state_dict())
     if state is not None:
         net.load_state_dict(state["net"])
         rng.bit_generator.state = state["rng"]
@@ -113,7 +123,18 @@ def train(config: TrainConfig) -> dict[str, Any]:
     _keep_best_dev(net, config, history, dev)
     banks = _banks(net, pools, config, deadline, rng)
     _stage2(net, banks, config, deadline, rng, state if stage == 2 else None, history, dev)
-    return _finish(net, banks[1], config, history, deadline, input_size, zoom, _final_dev(net, dev))
+    return _finish(net, banks[1], config, history, deadline, _final_dev(net, dev))
+
+
+def init_matching(net: DeepfakeNet, source: dict[str, torch.Tensor]) -> None:
+    """Copy every tensor of `source` whose name and shape the network shares (a model without a mouth
+    branch initialises the face branch of one with it; the rest keeps its ImageNet or fresh values)."""
+    own = net.state_dict()
+    taken = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    net.load_state_dict({**own, **taken})
+    left = sorted({k.split(".")[0] for k in own if k not in taken})
+    if left:
+        logger.info("initialised %d of %d tensors; fresh: %s", len(taken), len(own), ", ".join(left))
 
 
 def _final_dev(net: DeepfakeNet, dev: FacePool | None) -> dict[str, Any]:
@@ -151,10 +172,10 @@ def _stage1(
 ) -> None:
     """Frame-level training on balanced real/fake pairs, validated on held-out identities per epoch
     (and judged on dev, when given: the best dev epoch is what stage 2 builds on)."""
-    sampler = PairSampler.build(pools["train"], mix=config.mix)
+    sampler = PairSampler.build(pools["train"], mix=config.mix, views=net.views)
     steps_per_epoch = math.ceil(reals_per_epoch(sampler) / config.pairs)
     total = round(config.epochs * steps_per_epoch)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(_param_groups(net, config), weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(total, warmup=min(50, total // 10)))
     start = 0
     if state is not None:
@@ -170,7 +191,7 @@ def _stage1(
             logger.warning("stage 1 stopped by the time budget at step %d of %d", step, total)
             break
         x, y = sampler.batch(config.pairs, rng)
-        loss = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y)
+        loss = F.binary_cross_entropy_with_logits(net.embed_input(x).frame_logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -188,6 +209,20 @@ def _stage1(
         if (step + 1) % 100 == 0 or (step + 1) % steps_per_epoch == 0:
             _save_state(config.out, net, rng, history, stage=1, step=step + 1, optimizer=optimizer, scheduler=scheduler)
     _save_state(config.out, net, rng, history, stage=2, step=0)
+
+
+EARLY_BLOCKS = 8  # face backbone blocks (after the stem) that train at `backbone_lr`: up to the 80-channel stage
+
+
+def _param_groups(net: DeepfakeNet, config: TrainConfig) -> list[dict[str, Any]]:
+    """The face backbone's stem and early blocks at `lr × backbone_lr`, everything else at `lr`."""
+    backbone = net.backbone
+    early = [*backbone._conv_stem.parameters(), *backbone._bn0.parameters()]
+    for block in backbone._blocks[:EARLY_BLOCKS]:
+        early += list(block.parameters())
+    early_ids = {id(p) for p in early}
+    rest = [p for p in net.parameters() if id(p) not in early_ids]
+    return [{"params": early, "lr": config.lr * config.backbone_lr}, {"params": rest, "lr": config.lr}]
 
 
 def _judge_on_dev(
@@ -355,8 +390,6 @@ def _finish(
     config: TrainConfig,
     history: list[dict[str, Any]],
     deadline: Deadline,
-    input_size: int,
-    zoom: float,
     dev_metrics: dict[str, Any],
 ) -> dict[str, Any]:
     """Calibrate the threshold on held-out real clips, write final.pt and summary.json."""
@@ -382,7 +415,7 @@ def _finish(
         "train_minutes": round((deadline.seconds - deadline.left()) / 60, 1),
         **dev_metrics,
     }
-    recipe = _recipe(config, history, input_size)
+    recipe = _recipe(config, history, net.views)
     save_checkpoint(
         net,
         config.out / "final.pt",
@@ -390,20 +423,19 @@ def _finish(
         threshold=threshold,
         metrics=metrics,
         recipe=recipe,
-        input_size=input_size,
-        crop_zoom=zoom,
     )
     (config.out / "summary.json").write_text(json.dumps({"metrics": metrics, "recipe": recipe}, indent=2))
     logger.info("final checkpoint %s: %s", config.out / "final.pt", json.dumps(metrics))
     return metrics
 
 
-def _recipe(config: TrainConfig, history: list[dict[str, Any]], input_size: int) -> dict[str, Any]:
+def _recipe(config: TrainConfig, history: list[dict[str, Any]], views: ViewSpec) -> dict[str, Any]:
     recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     recipe["caches"] = [str(c) for c in config.caches]
     recipe["dev"] = [str(c) for c in config.dev]
     recipe["rule"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.rule).items()}
-    recipe["input_size"] = input_size
+    recipe["input_size"] = views.face_size
+    recipe["views"] = asdict(views)
     recipe["history"] = history
     return recipe
 

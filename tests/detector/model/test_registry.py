@@ -10,6 +10,7 @@ import torch
 
 from detector.model.network import DeepfakeNet
 from detector.model.registry import MODEL_NAME, ModelLoadError, load_model, save_checkpoint
+from detector.model.views import ViewSpec
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +69,12 @@ def test_checkpoint_keeps_its_alignment_zoom_and_the_analyzer_aligns_with_it(tmp
     from tests.helpers.media import Placement, compose
 
     path = tmp_path / "tight.pt"
-    save_checkpoint(net, path, trained=True, threshold=0.5, metrics={}, recipe={}, crop_zoom=0.9)
+    save_checkpoint(net, path, trained=True, threshold=0.5, metrics={}, recipe={}, views=ViewSpec(zoom=0.9))
     assert load_model(path).crop_zoom == 0.9
     old = tmp_path / "old.pt"
     save_checkpoint(net, old, trained=True, threshold=0.5, metrics={}, recipe={})
     payload = torch.load(old, weights_only=True)
-    del payload["crop_zoom"]  # written before zooms were recorded
+    del payload["crop_zoom"], payload["views"]  # written before zooms and views were recorded
     torch.save(payload, old)
     assert load_model(old).crop_zoom == ZOOM
     analyzer = Analyzer(Config.model_validate({"model": {"weights": str(path)}}))

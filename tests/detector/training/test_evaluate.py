@@ -14,6 +14,7 @@ from detector.config import RetinaFaceConfig
 from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
+from detector.model.views import ViewSpec
 from detector.training.cache import CacheError, PrepareConfig, prepare
 from detector.training.evaluate import EvalConfig, evaluate
 from detector.training.sources import discover
@@ -74,9 +75,9 @@ def test_calibrate_writes_a_checkpoint_with_the_threshold_of_the_real_frames(tin
 def test_eval_refuses_crops_of_another_size_than_the_model_takes(tiny_cache: Path, tmp_path: Path) -> None:
     weights = tmp_path / "w.pt"
     net = DeepfakeNet(pretrained_backbone=False)
-    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={}, recipe={}, input_size=192)
-    assert load_model(weights).input_size == 192
-    with pytest.raises(CacheError, match="takes 192 px faces but the caches hold 128 px crops"):
+    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={}, recipe={}, views=ViewSpec(192, 192))
+    assert load_model(weights).align_size == 192
+    with pytest.raises(CacheError, match="takes 192 px aligned crops but the caches hold 128 px crops"):
         evaluate(EvalConfig((tiny_cache,), weights, tmp_path / "out", threads=1))
     assert not (tmp_path / "out").exists()
 
@@ -86,7 +87,7 @@ def test_eval_command_reports_a_crop_size_mismatch_in_one_line(
 ) -> None:
     weights = tmp_path / "w.pt"
     net = DeepfakeNet(pretrained_backbone=False)
-    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={}, recipe={}, input_size=192)
+    save_checkpoint(net, weights, trained=True, threshold=0.5, metrics={}, recipe={}, views=ViewSpec(192, 192))
 
     code = main(["eval", str(tiny_cache), "--weights", str(weights), "--out", str(tmp_path / "out")])
 

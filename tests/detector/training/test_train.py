@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 import torch
 from torch.nn import functional as F
 
 from detector.model.network import EMBED_DIM, DeepfakeNet
+from detector.model.views import ViewSpec
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
 from detector.training.frames import FakeMix, PairSampler
@@ -30,19 +32,19 @@ def test_frame_steps_lower_the_loss(aligned_faces: AlignedFaces) -> None:
         [],
     )
     x, y = PairSampler.build(pool).batch(4, np.random.default_rng(0))
-    assert x.shape == (8, 3, 128, 128) and y.tolist() == [0, 1] * 4
+    assert x.face.shape == (8, 3, 128, 128) and x.mouth is None and y.tolist() == [0, 1] * 4
     net = DeepfakeNet(pretrained_backbone=True, dropout=0.0)  # no dropout: losses comparable step to step
     net.train()
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     losses = []
     for _ in range(6):
-        loss = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y)
+        loss = F.binary_cross_entropy_with_logits(net.embed_input(x).frame_logits, y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     with torch.no_grad():
-        final = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y).item()
+        final = F.binary_cross_entropy_with_logits(net.embed_input(x).frame_logits, y).item()
     assert final < 0.9 * losses[0]
 
 
@@ -128,22 +130,26 @@ def test_labelled_fakes_are_drawn_per_generator_and_paired_with_their_source(ali
     assert (partner.row.item, partner.row.frame) == ("src", 4)  # the source clip, same moment
 
 
-def test_a_few_steps_on_labelled_fake_clips_lower_the_loss(aligned_faces: AlignedFaces) -> None:
+@pytest.mark.parametrize("mouth", [0, 64], ids=["face-view", "face-and-mouth-views"])
+def test_a_few_steps_on_labelled_fake_clips_lower_the_loss(aligned_faces: AlignedFaces, mouth: int) -> None:
     torch.manual_seed(0)
-    sampler = PairSampler.build(_labelled_pool(aligned_faces), mix=FakeMix(labelled=1.0))
+    views = ViewSpec(align_size=128, face_size=112, mouth_size=mouth)
+    sampler = PairSampler.build(_labelled_pool(aligned_faces), mix=FakeMix(labelled=1.0), views=views)
     x, y = sampler.batch(4, np.random.default_rng(1))
     assert y.tolist() == [0, 1] * 4
-    net = DeepfakeNet(pretrained_backbone=True, dropout=0.0)
+    assert x.face.shape == (8, 3, 112, 112)
+    assert (x.mouth is None) if not mouth else (x.mouth is not None and x.mouth.shape == (8, 3, 64, 64))
+    net = DeepfakeNet(pretrained_backbone=True, dropout=0.0, views=views)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
     first = None
     for _ in range(6):
-        loss = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y)
+        loss = F.binary_cross_entropy_with_logits(net.embed_input(x).frame_logits, y)
         first = loss.item() if first is None else first
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     with torch.no_grad():
-        final = F.binary_cross_entropy_with_logits(net.embed(x).frame_logits, y).item()
+        final = F.binary_cross_entropy_with_logits(net.embed_input(x).frame_logits, y).item()
     assert final < 0.9 * first
 
 
