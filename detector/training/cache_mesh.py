@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.faces.mesh import MIN_PRESENCE
+from detector.faces.mesh_topology import POINTS
 from detector.types import MeshLandmarks
 
 MESH_FILE = "mesh.npz"
@@ -26,11 +27,10 @@ MESH_FILE = "mesh.npz"
 def write_item_meshes(folder: Path, files: list[str], meshes: list[MeshLandmarks]) -> None:
     """Store the meshes of one item's crops (`files`: names inside `folder`, in crop pixels)."""
     buffer = io.BytesIO()
+    points = np.stack([m.points for m in meshes]) if meshes else np.zeros((0, POINTS, 2))
+    presence = np.array([m.presence for m in meshes])
     np.savez(
-        buffer,
-        files=np.array(files, dtype=str),
-        points=np.stack([m.points for m in meshes]).astype(np.float16) if meshes else np.zeros((0, 468, 2), np.float16),
-        presence=np.array([m.presence for m in meshes], np.float16),
+        buffer, files=np.array(files, dtype=str), points=points.astype(np.float16), presence=presence.astype(np.float16)
     )
     tmp = folder / (MESH_FILE + ".tmp")
     tmp.write_bytes(buffer.getvalue())
