@@ -131,6 +131,7 @@ def init_matching(net: DeepfakeNet, source: dict[str, torch.Tensor]) -> None:
     branch initialises the face branch of one with it; the rest keeps its ImageNet or fresh values)."""
     own = net.state_dict()
     taken = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    taken.update(_widened(own, source))
     net.load_state_dict({**own, **taken})
     left = sorted({k.split(".")[0] for k in own if k not in taken})
     if left:
@@ -212,6 +213,21 @@ def _stage1(
 
 
 EARLY_BLOCKS = 8  # face backbone blocks (after the stem) that train at `backbone_lr`: up to the 80-channel stage
+
+
+def _widened(own: dict[str, torch.Tensor], source: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Layers that read the embedding (frame head, LSTM projection) when the network's embedding is the
+    source's plus mouth features: the source's weights for its part, zeros for the mouth's, so the widened
+    network starts out computing exactly what the source computed."""
+    out = {}
+    for name in ("frame_head.weight", "proj.0.weight"):
+        mine, theirs = own.get(name), source.get(name)
+        if mine is None or theirs is None or mine.shape[0] != theirs.shape[0] or mine.shape[1] <= theirs.shape[1]:
+            continue
+        widened = torch.zeros_like(mine)
+        widened[:, : theirs.shape[1]] = theirs
+        out[name] = widened
+    return out
 
 
 def _param_groups(net: DeepfakeNet, config: TrainConfig) -> list[dict[str, Any]]:

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/../../.."
 . scripts/training/v3/common.sh
 SEED=${SEED:-0}
 exec deepfake-monitor -v train --data $DATA --dev $DEV --out runs/I1_s$SEED $SPLIT \
-  --input-size 128 --backbone-lr 0.1 --labelled-share 0.3 --lr 3e-4 --epochs 5 \
-  --lstm-epochs 0 --still-clips 0 --max-minutes 100 --stage2-minutes 3 --seed $SEED "$@"
+  --input-size 128 --backbone-lr 0.1 --labelled-share 0.3 --lr 3e-4 --epochs 3 \
+  --lstm-epochs 0 --still-clips 0 --max-minutes 100 --stage2-minutes 3 --seed $SEED --threads 1 "$@"

@@ -160,3 +160,22 @@ def test_weight_averaging_takes_the_mean_of_float_tensors_and_keeps_counters() -
     b = {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(7)}
     mean = average_weights([a, b])
     assert torch.equal(mean["w"], torch.tensor([2.0, 4.0])) and int(mean["n"]) == 7
+
+
+def test_a_mouth_model_initialised_from_a_face_model_starts_out_computing_what_it_computed() -> None:
+    from detector.training.train import init_matching
+
+    torch.manual_seed(0)
+    face_only = DeepfakeNet(pretrained_backbone=False).eval()
+    torch.nn.init.normal_(face_only.frame_head.weight, std=0.05)  # a head that really reads the embedding
+    widened = DeepfakeNet(pretrained_backbone=False, views=ViewSpec(192, 128, 96, 0.9)).eval()
+
+    init_matching(widened, face_only.state_dict())
+
+    x, mouth = torch.randn(3, 3, 128, 128), torch.randn(3, 3, 96, 96)
+    with torch.no_grad():
+        expected = face_only.embed(x).frame_logits
+        got = widened.embed(x, mouth).frame_logits
+    torch.testing.assert_close(got, expected)
+    assert float(expected.std()) > 0  # the comparison is not between constants
+    assert widened.frame_head.weight[:, EMBED_DIM:].abs().sum() == 0
