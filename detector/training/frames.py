@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from detector.training.augment import match_sharpness, post_augment, sample_post
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
 from detector.training.pseudo import random_warp_blend
+from detector.training.rerender import load_rerenderers, random_rerender
 from detector.training.synthesis import self_blend
 
 # A video's frames are near-duplicates: the whole video weighs as much as this many stills.
@@ -26,6 +28,8 @@ class FakeMix:
     labelled: float = 0.5  # share of fake slots given to labelled fakes, when the data has any
     warp: float = 0.3  # share of the synthetic slots that are warp-blends instead of self-blends
     match_quality: bool = True  # soften the sharper crop of a labelled pair to the other's sharpness
+    rerender: float = 0.0  # share of the synthetic slots that are re-rendered by an autoencoder (rerender.py)
+    rerender_weights: Path | None = None  # the autoencoders' folder (None: the committed ones)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class PairSampler:
 
     @staticmethod
     def build(pool: FacePool, video_weight: float = VIDEO_WEIGHT, mix: FakeMix | None = None) -> PairSampler:
+        if mix is not None and mix.rerender > 0:
+            load_rerenderers(mix.rerender_weights)  # missing weights fail here, before any training
         real = np.array(pool.real(), dtype=np.int64)
         per_item: dict[str, int] = {}
         for i in real:
@@ -81,6 +87,11 @@ class PairSampler:
                 return match_sharpness(real, fake.crop)
             return real, fake.crop
         face = self.pool.faces[int(rng.choice(self.indices, p=self.weights))]
+        # No draw at share 0, so runs without re-rendering see the same random stream as before.
+        if self.mix.rerender > 0 and rng.random() < self.mix.rerender:
+            models = load_rerenderers(self.mix.rerender_weights)
+            blended = random_rerender(face.crop, face.keypoints, rng, models)
+            return blended.real, blended.fake
         make = random_warp_blend if rng.random() < self.mix.warp else self_blend
         blended = make(face.crop, face.keypoints, rng)
         return blended.real, blended.fake

@@ -279,6 +279,8 @@ def _banks(
         reuse=config.run_reuse,
         length=config.clip_length,
         seconds=deadline.left() - 120,
+        rerender_p=config.mix.rerender,
+        rerender_weights=config.mix.rerender_weights,
     )
     for bank, path in zip((train, val), paths, strict=True):
         torch.save(bank.to_dict(), path)
@@ -403,6 +405,7 @@ def _recipe(config: TrainConfig, history: list[dict[str, Any]], input_size: int)
     recipe["caches"] = [str(c) for c in config.caches]
     recipe["dev"] = [str(c) for c in config.dev]
     recipe["rule"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.rule).items()}
+    recipe["mix"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config.mix).items()}
     recipe["input_size"] = input_size
     recipe["history"] = history
     return recipe
