@@ -111,20 +111,30 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def _add_synth(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("synth", help="write example self-blended real/fake/mask PNGs from a cache")
+    parser = subparsers.add_parser("synth", help="write example pseudo-fake real/fake/mask PNGs from a cache")
     parser.add_argument("cache", type=Path, help="a prepared cache")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("-n", type=int, default=16, help="number of examples")
     parser.add_argument("--grid", type=Path, default=None, help="also write a grid of the first 6 triples here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--kind",
+        choices=["self-blend", "warp", "rerender"],
+        default="self-blend",
+        help="self-blends, warp-blends or autoencoder re-renderings",
+    )
+    parser.add_argument(
+        "--rerender-weights", type=Path, default=None, metavar="DIR", help="autoencoders for --kind rerender"
+    )
     parser.set_defaults(handler=run_synth)
 
 
 def run_synth(args: argparse.Namespace) -> int:
     """Handler of `synth`."""
-    from detector.training.examples import write_examples
+    from detector.training.examples import maker, write_examples
 
-    written = write_examples(args.cache, args.out, args.n, args.seed, args.grid)
+    make = maker(args.kind, args.rerender_weights)
+    written = write_examples(args.cache, args.out, args.n, args.seed, args.grid, make)
     print(f"{written} examples in {args.out}")
     return 0
 

@@ -59,6 +59,7 @@ class RerenderTrainConfig:
     holdout: float = 0.05  # share of items held out for the PSNR in the recipe
     max_crops: int = 6000  # a memory bound: 6000 crops of 192 px are 660 MB
     frames_per_video: int = 8  # consecutive video frames are near-duplicates
+    max_per_group: int = 800  # one large photo collection (UTKFace: 2,500) must not make up most of the data
     seed: int = 0
     # One thread: on a machine shared with other jobs, two-thread steps of these small convolutions ran
     # 5-10x slower than one-thread steps (threads wait on each other while the cores are busy elsewhere).
@@ -92,6 +93,18 @@ def training_rows(rows: list[CachedFace], frames_per_video: int) -> list[CachedF
     return selected
 
 
+def cap_groups(rows: list[CachedFace], limit: int, rng: np.random.Generator) -> list[CachedFace]:
+    """At most `limit` rows of any one group (a random subset of the larger groups), order kept."""
+    by_group: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_group.setdefault(row.group, []).append(i)
+    keep: set[int] = set()
+    for indices in by_group.values():
+        picked = indices if len(indices) <= limit else rng.choice(indices, size=limit, replace=False).tolist()
+        keep.update(int(i) for i in picked)
+    return [row for i, row in enumerate(rows) if i in keep]
+
+
 def is_heldout(item: str, share: float) -> bool:
     """Stable per-item hash: the same crops are held out on every machine and run."""
     return int(hashlib.md5(f"rerender:{item}".encode()).hexdigest()[:8], 16) / 2**32 < share
@@ -105,7 +118,7 @@ def load_real_crops(config: RerenderTrainConfig, rng: np.random.Generator) -> Re
         if not (cache / "index.csv").is_file():
             raise CacheError(f"{cache} is not a prepared cache (no index.csv)")
         rows = read_index(cache)
-        kept = training_rows(rows, config.frames_per_video)
+        kept = cap_groups(training_rows(rows, config.frames_per_video), config.max_per_group, rng)
         real = [r for r in rows if r.label == 0]
         sources.append(
             {

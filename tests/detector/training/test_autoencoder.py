@@ -37,15 +37,18 @@ def test_every_upsampler_round_trips_to_the_same_size_and_range(spec, size: int)
 def test_committed_weights_reconstruct_a_face_without_copying_it(aligned_faces: AlignedFaces) -> None:
     models = load_rerenderers()
     assert models.names == sorted(s.name for s in FAMILY)
-    crop = aligned_faces.crops[0]
-    for name in models.names:
-        out = models.paint([crop], name)[0]
-        assert out.shape == crop.shape and out.dtype == np.uint8
-        # Recognisably the same face, every pixel re-synthesised: PSNR in the 20s-30s, never a copy.
-        assert 22.0 < psnr(crop, out) < 40.0, name
-        assert np.mean(out != crop) > 0.5
-        # BGR in, BGR out: the channel means stay put (a swapped order would move them by tens of levels).
-        assert np.abs(out.reshape(-1, 3).mean(0) - crop.reshape(-1, 3).mean(0)).max() < 6.0
+    for k in (0, 6):  # a small face of the group photo, and the astronaut
+        crop = aligned_faces.crops[k]
+        for name in models.names:
+            raw = paint(models.nets[name], [crop])[0]
+            assert raw.shape == crop.shape and raw.dtype == np.uint8
+            assert psnr(crop, raw) > 20.0, name
+            out = models.paint([crop], name)[0]
+            # Recognisably the same face, every pixel re-synthesised: PSNR in the 20s-30s, never a copy.
+            assert 24.0 < psnr(crop, out) < 42.0, name
+            assert np.mean(out != crop) > 0.5
+            # BGR in, BGR out, colour kept: the channel means stay within a grey level or two.
+            assert np.abs(out.reshape(-1, 3).mean(0) - crop.reshape(-1, 3).mean(0)).max() < 2.0
 
 
 def test_committed_weights_are_small_and_have_their_recipe() -> None:

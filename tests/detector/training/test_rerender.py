@@ -15,6 +15,7 @@ from detector.training.clips import PostProcessing, make_clip_pair
 from detector.training.data import Face, FacePool
 from detector.training.frames import FakeMix, PairSampler
 from detector.training.rerender import (
+    keep_colour,
     load_rerenderers,
     random_rerender,
     rerender,
@@ -89,6 +90,18 @@ def test_clip_keeps_one_network_and_region(aligned_faces: AlignedFaces) -> None:
     for real, fake, mask in zip(clip.real, clip.fake, clip.masks, strict=True):
         changed = np.any(fake != real, axis=2)
         assert changed.any() and not changed[mask == 0].any()
+
+
+def test_keep_colour_removes_a_tint_and_keeps_fine_detail(aligned_faces: AlignedFaces) -> None:
+    real = aligned_faces.crops[6]
+    pattern = np.indices(real.shape[:2]).sum(axis=0) % 2 * 12 - 6  # a 2 px checkerboard, like an upsampler's
+    rendered = np.clip(real.astype(int) + [0, 25, 0] + pattern[..., None], 0, 255).astype(np.uint8)
+    kept = keep_colour(real, rendered)
+    tint = kept.reshape(-1, 3).mean(0) - real.reshape(-1, 3).mean(0)
+    assert np.abs(tint).max() < 1.0  # the green cast is gone...
+    residual = kept.astype(int) - real
+    # ...and the checkerboard is still there at nearly full strength.
+    assert np.mean(residual * pattern[..., None]) > 0.8 * 36
 
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:

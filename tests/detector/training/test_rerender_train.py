@@ -8,13 +8,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from detector.cli import main
 from detector.training.autoencoder import FAMILY
 from detector.training.cache import CachedFace, read_index, write_index
 from detector.training.rerender import load_rerenderers
-from detector.training.rerender_train import training_rows
+from detector.training.rerender_train import cap_groups, training_rows
 from tests.detector.training.conftest import AlignedFaces
 
 
@@ -41,6 +42,14 @@ def test_training_rows_keep_real_training_faces_and_thin_out_videos() -> None:
     kept = training_rows(rows, frames_per_video=4)
     assert {r.item for r in kept} == {"video", "photo"}
     assert [r.frame for r in kept if r.item == "video"] == [0, 12, 26, 38]
+
+
+def test_no_group_gives_more_than_its_cap() -> None:
+    rows = [CachedFace(f"big{k}", "", 0, "big", "d", "", "image", "", 0, 0, "", 90.0) for k in range(50)]
+    rows += [CachedFace("small", "", 0, "small", "d", "", "image", "", 0, 0, "", 90.0)]
+    kept = cap_groups(rows, 10, np.random.default_rng(0))
+    assert sum(r.group == "big" for r in kept) == 10 and kept[-1].item == "small"
+    assert [rows.index(r) for r in kept] == sorted(rows.index(r) for r in kept)  # order kept
 
 
 def test_rerender_train_runs_a_few_steps_and_writes_loadable_weights(
