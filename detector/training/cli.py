@@ -126,6 +126,7 @@ def _add_synth(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--rerender-weights", type=Path, default=None, metavar="DIR", help="autoencoders for --kind rerender"
     )
+    parser.add_argument("--diff", action="store_true", help="add |fake - real| x 4 to each cell of the grid")
     parser.set_defaults(handler=run_synth)
 
 
@@ -134,7 +135,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from detector.training.examples import maker, write_examples
 
     make = maker(args.kind, args.rerender_weights)
-    written = write_examples(args.cache, args.out, args.n, args.seed, args.grid, make)
+    written = write_examples(args.cache, args.out, args.n, args.seed, args.grid, make, args.diff)
     print(f"{written} examples in {args.out}")
     return 0
 

@@ -26,7 +26,13 @@ def maker(kind: str, rerender_weights: Path | None = None) -> Maker:
 
 
 def write_examples(
-    cache: Path, out: Path, count: int, seed: int, grid: Path | None = None, make: Maker = self_blend
+    cache: Path,
+    out: Path,
+    count: int,
+    seed: int,
+    grid: Path | None = None,
+    make: Maker = self_blend,
+    diff: bool = False,
 ) -> int:
     """Write `count` real/fake/mask PNG triples from random faces of `cache`; optionally a grid."""
     rng = np.random.default_rng(seed)
@@ -41,17 +47,22 @@ def write_examples(
         cv2.imwrite(str(out / f"{k:03d}_mask.png"), _mask_image(result))
         triples.append(result)
     if grid is not None:
-        write_grid(triples[:6], grid)
+        write_grid(triples[:6], grid, diff=diff)
     return len(triples)
+
+
+def _diff_image(result: BlendResult) -> np.ndarray:
+    """|fake − real| × 4: a re-rendering is hard to see at thumbnail size; its difference is not."""
+    return cv2.convertScaleAbs(cv2.absdiff(result.fake, result.real), alpha=4.0)
 
 
 def _mask_image(result: BlendResult) -> np.ndarray:
     return cv2.cvtColor(np.round(result.mask * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
 
 
-def write_grid(triples: list[BlendResult], path: Path, columns: int = 2) -> None:
-    """Real | fake | mask per cell, `columns` cells per row, small gaps between cells."""
-    cells = [np.hstack([t.real, t.fake, _mask_image(t)]) for t in triples]
+def write_grid(triples: list[BlendResult], path: Path, columns: int = 2, diff: bool = False) -> None:
+    """Real | fake | mask per cell (| |fake − real| × 4 with `diff`), `columns` cells per row, small gaps."""
+    cells = [np.hstack([t.real, t.fake, _mask_image(t)] + ([_diff_image(t)] if diff else [])) for t in triples]
     gap = np.full((cells[0].shape[0], 8, 3), 255, np.uint8)
     while len(cells) % columns:
         cells.append(np.zeros_like(cells[0]))

@@ -3,12 +3,15 @@ whole-crop re-rendering the whole crop; clips keep one network and region; the t
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from detector.model.network import DeepfakeNet
 from detector.training.autoencoder import WeightsError
 from detector.training.cache import CachedFace
 from detector.training.clips import PostProcessing, make_clip_pair
@@ -24,6 +27,8 @@ from detector.training.rerender import (
     sample_rerender_params,
 )
 from detector.training.synthesis import MaskShape
+from detector.training.temporal import build_bank
+from detector.training.train import TrainConfig, _recipe
 from tests.detector.training.conftest import AlignedFaces
 
 
@@ -160,3 +165,24 @@ def test_random_rerender_draws_every_kind(aligned_faces: AlignedFaces) -> None:
     assert {s for _, s in seen} == {None, *MaskShape}
     result = random_rerender(aligned_faces.crops[0], aligned_faces.keypoints[0], rng, models)
     assert result.fake.shape == aligned_faces.crops[0].shape
+
+
+def test_clip_bank_with_rerendered_clips(aligned_faces: AlignedFaces) -> None:
+    crops, keypoints = aligned_faces.crops, aligned_faces.keypoints
+    faces = [
+        Face(CachedFace("v", "", 0, "v", "t", "", "video", "", 2 * i, 0, "", 100.0), crops[0], keypoints[0])
+        for i in range(4)
+    ]
+    net = DeepfakeNet(pretrained_backbone=True).eval()  # ImageNet features: a random backbone embeds all to 0
+    bank = build_bank(
+        net, FacePool(faces, [[0, 1, 2, 3]]), np.random.default_rng(0), stills=0, reuse=1, length=4, rerender_p=1.0
+    )
+    assert bank.clip_labels.tolist() == [0.0, 1.0]
+    # Every frame of the fake clip is a re-rendering of the same still: the embeddings differ from the real's.
+    assert not torch.equal(bank.embeddings[0], bank.embeddings[1])
+
+
+def test_training_recipe_with_rerender_weights_is_json(tmp_path: Path) -> None:
+    config = TrainConfig(caches=(tmp_path,), out=tmp_path, mix=FakeMix(rerender=0.2, rerender_weights=tmp_path / "w"))
+    recipe = json.loads(json.dumps(_recipe(config, [], 128)))
+    assert recipe["mix"]["rerender"] == 0.2 and recipe["mix"]["rerender_weights"] == str(tmp_path / "w")

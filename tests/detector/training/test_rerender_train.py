@@ -27,7 +27,9 @@ def _write_cache(root: Path, aligned_faces: AlignedFaces, rows: list[tuple[int, 
         folder.mkdir(parents=True)
         crop = aligned_faces.crops[k % len(aligned_faces.crops)]
         cv2.imwrite(str(folder / "000000_0.png"), crop)
-        row = CachedFace(item, f"items/{item}/000000_0.png", label, f"g{k}", "test", split, kind, "", 0, 0, "", 90.0)
+        points = " ".join(f"{v:.2f}" for v in aligned_faces.keypoints[k % len(aligned_faces.crops)].reshape(-1))
+        file = f"items/{item}/000000_0.png"
+        row = CachedFace(item, file, label, f"g{k}", "test", split, kind, "", 0, 0, points, 90.0)
         (folder / "faces.json").write_text(json.dumps([asdict(row)]))
     write_index(root)
     return root
@@ -102,3 +104,18 @@ def test_train_with_missing_rerender_weights_fails_before_loading_data(
     assert code == 2
     assert "rerender-train" in capsys.readouterr().err
     assert main([*argv, "--rerender-share", "1.5"]) == 2
+
+
+def test_synth_writes_rerendered_examples_and_a_grid_with_differences(
+    tmp_path: Path, aligned_faces: AlignedFaces
+) -> None:
+    cache = _write_cache(tmp_path / "cache", aligned_faces, [(0, "", "image")] * 2)
+    grid = tmp_path / "grid.png"
+    argv = ["synth", str(cache), "--out", str(tmp_path / "ex"), "-n", "2", "--kind", "rerender"]
+    assert main([*argv, "--grid", str(grid), "--diff", "--seed", "3"]) == 0
+    real = cv2.imread(str(tmp_path / "ex" / "000_real.png"))
+    fake = cv2.imread(str(tmp_path / "ex" / "000_fake.png"))
+    assert real.shape == fake.shape and not np.array_equal(real, fake)
+    side = real.shape[0]
+    # Two cells side by side, each real | fake | mask | difference, an 8 px gap between them.
+    assert cv2.imread(str(grid)).shape == (side, 2 * 4 * side + 8, 3)

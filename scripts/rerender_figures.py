@@ -1,13 +1,19 @@
-"""Milliseconds per crop of the re-rendering autoencoders and of a whole re-rendered pseudo-fake, one thread.
+"""Figures of the re-rendering autoencoders for docs/MODEL.md: CPU time per crop, and PSNR as used.
 
-    python scripts/rerender_timing.py [CACHE] [--weights DIR] [--repeats 30]
+    python scripts/rerender_figures.py timing [CACHE] [--weights DIR] [--repeats 30]
+    python scripts/rerender_figures.py psnr --data CACHE... [--weights DIR]
 
-Times each network alone (one crop per call, and batches of 16 as the clip version paints them) at 128
-and 192 px, then `random_rerender` (network + mask + blend) — and, for comparison, a self-blend and a
-warp-blend — on the cache's real crops resized to each size. Without CACHE, the faces of the photos
-shipped in installed packages are used. Prints JSON. Times are CPU time of this process
+`timing` times each network alone (one crop per call, and batches of 16 as the clip version paints them)
+at 128 and 192 px, then `random_rerender` (network + mask + blend) — and, for comparison, a self-blend
+and a warp-blend — on the cache's real crops resized to each size. Without CACHE, the faces of the
+photos shipped in installed packages are used. Times are CPU time of this process
 (`time.process_time`), the minimum of `--repeats` calls for the networks: on a machine shared with other
 jobs, wall-clock time mostly measures the wait for a core.
+
+`psnr` rebuilds the held-out crops of the weights' recipe (same caches, same settings and seed) and
+reports, per network, the PSNR of the bare network (the recipe's figure) and of the re-rendering as the
+pseudo-fakes use it (real colour kept), at the cached size and at 128 px, and the largest shift of a
+channel mean. Prints JSON.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import cv2
 import numpy as np
 import torch
 
+from detector.training.autoencoder import paint
 from detector.training.cache import load_crop, read_index
 from detector.training.examples import Maker
 from detector.training.pseudo import random_warp_blend
 from detector.training.rerender import load_rerenderers, random_rerender
+from detector.training.rerender_train import RECIPE, RerenderTrainConfig, load_real_crops, psnr
 from detector.training.synthesis import self_blend
 
 
@@ -59,12 +67,7 @@ def faces(cache: Path | None) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cache", type=Path, nargs="?", default=None)
-    parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
+def timing(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     torch.set_num_threads(1)
     models = load_rerenderers(args.weights)
     samples = faces(args.cache)
@@ -88,6 +91,48 @@ def main() -> None:
             ("random_warp_blend (for comparison)", random_warp_blend),
         ):
             report[f"{name}@{size}"] = {"mean_ms": round(fake_ms(scaled, make, args.repeats * 2), 2)}
+    return report
+
+
+def psnr_as_used(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    models = load_rerenderers(args.weights)
+    recipe = json.loads((models.folder / RECIPE).read_text())
+    config = RerenderTrainConfig(caches=tuple(args.data), out=models.folder, **recipe["config"])
+    heldout = load_real_crops(config, np.random.default_rng(config.seed)).heldout
+    report = {}
+    for name in models.names:
+        row: dict[str, float] = {"crops": len(heldout)}
+        for size in (None, 128):
+            crops = [c if size is None else cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in heldout]
+            raw = [paint(models.nets[name], [c])[0] for c in crops]
+            kept = [models.paint([c], name)[0] for c in crops]
+            tag = "" if size is None else "_128px"
+            row[f"psnr_network{tag}"] = round(float(np.mean([psnr(c, r) for c, r in zip(crops, raw, strict=True)])), 2)
+            row[f"psnr_as_used{tag}"] = round(float(np.mean([psnr(c, k) for c, k in zip(crops, kept, strict=True)])), 2)
+            if size is None:
+                row["colour_shift_network"] = round(max(_shift(c, r) for c, r in zip(crops, raw, strict=True)), 2)
+                row["colour_shift_as_used"] = round(max(_shift(c, k) for c, k in zip(crops, kept, strict=True)), 2)
+        report[name] = row
+    return report
+
+
+def _shift(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest difference of a channel mean, grey levels."""
+    return float(np.abs(a.reshape(-1, 3).mean(0) - b.reshape(-1, 3).mean(0)).max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="figure", required=True)
+    p = sub.add_parser("timing")
+    p.add_argument("cache", type=Path, nargs="?", default=None)
+    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--repeats", type=int, default=30)
+    p = sub.add_parser("psnr")
+    p.add_argument("--data", type=Path, nargs="+", required=True)
+    p.add_argument("--weights", type=Path, default=None)
+    args = parser.parse_args()
+    report = timing(args) if args.figure == "timing" else psnr_as_used(args)
     print(json.dumps(report, indent=2))
 
 
