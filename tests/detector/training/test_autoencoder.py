@@ -76,3 +76,16 @@ def test_unreadable_weights_are_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError, match="cannot load"):
         load_autoencoder(tmp_path / "bad.pt")
+
+
+def test_painting_runs_on_one_thread_and_restores_the_process_setting() -> None:
+    before = torch.get_num_threads()
+    seen = []
+    net = Autoencoder(FAMILY[1]).eval()
+    net.register_forward_pre_hook(lambda module, args: seen.append(torch.get_num_threads()))
+    try:
+        torch.set_num_threads(2)
+        paint(net, [np.zeros((32, 32, 3), np.uint8)])
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
