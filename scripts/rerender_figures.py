@@ -2,6 +2,7 @@
 
     python scripts/rerender_figures.py timing [CACHE] [--weights DIR] [--repeats 30]
     python scripts/rerender_figures.py psnr --data CACHE... [--weights DIR]
+    python scripts/rerender_figures.py spectrum --data CACHE... [--weights DIR] [--crops 40]
 
 `timing` times each network alone (one crop per call, and batches of 16 as the clip version paints them)
 at 128 and 192 px, then `random_rerender` (network + mask + blend) — and, for comparison, a self-blend
@@ -13,7 +14,9 @@ jobs, wall-clock time mostly measures the wait for a core.
 `psnr` rebuilds the held-out crops of the weights' recipe (same caches, same settings and seed) and
 reports, per network, the PSNR of the bare network (the recipe's figure) and of the re-rendering as the
 pseudo-fakes use it (real colour kept), at the cached size and at 128 px, and the largest shift of a
-channel mean. Prints JSON.
+channel mean. `spectrum` averages the magnitude spectrum of the residual (re-rendering − real, grey)
+over the same held-out crops and reports, at the frequencies of period 2, 4 and 8 px, how far it stands
+above the bins around it (1 = no periodic trace). Prints JSON.
 """
 
 from __future__ import annotations
@@ -116,6 +119,35 @@ def psnr_as_used(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     return report
 
 
+PERIODS = {"1/2,0": (0, 2), "1/2,1/2": (2, 2), "1/4,0": (0, 4), "1/4,1/4": (4, 4), "1/8,0": (0, 8)}
+
+
+def spectrum(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    models = load_rerenderers(args.weights)
+    recipe = json.loads((models.folder / RECIPE).read_text())
+    config = RerenderTrainConfig(caches=tuple(args.data), out=models.folder, **recipe["config"])
+    crops = load_real_crops(config, np.random.default_rng(config.seed)).heldout[: args.crops]
+    size = crops[0].shape[0]
+    report = {}
+    for name in models.names:
+        total = np.zeros((size, size))
+        for crop, fake in zip(crops, models.paint(crops, name), strict=True):
+            residual = fake.astype(np.float32).mean(axis=2) - crop.astype(np.float32).mean(axis=2)
+            total += np.abs(np.fft.fft2(residual - residual.mean()))
+        report[name] = {
+            f"{key} cycles/px": round(_peak(total, size // py if py else 0, size // px), 2)
+            for key, (py, px) in PERIODS.items()
+        }
+    return report
+
+
+def _peak(spec: np.ndarray, y: int, x: int) -> float:
+    """A bin of the spectrum over the mean of the 8 bins two steps around it."""
+    n = spec.shape[0]
+    around = [spec[(y + dy) % n, (x + dx) % n] for dy in (-2, 0, 2) for dx in (-2, 0, 2) if dy or dx]
+    return float(spec[y, x] / np.mean(around))
+
+
 def _shift(a: np.ndarray, b: np.ndarray) -> float:
     """Largest difference of a channel mean, grey levels."""
     return float(np.abs(a.reshape(-1, 3).mean(0) - b.reshape(-1, 3).mean(0)).max())
@@ -131,8 +163,12 @@ def main() -> None:
     p = sub.add_parser("psnr")
     p.add_argument("--data", type=Path, nargs="+", required=True)
     p.add_argument("--weights", type=Path, default=None)
+    p = sub.add_parser("spectrum")
+    p.add_argument("--data", type=Path, nargs="+", required=True)
+    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--crops", type=int, default=40)
     args = parser.parse_args()
-    report = timing(args) if args.figure == "timing" else psnr_as_used(args)
+    report = {"timing": timing, "psnr": psnr_as_used, "spectrum": spectrum}[args.figure](args)
     print(json.dumps(report, indent=2))
 
 
