@@ -22,6 +22,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     _add_synth(subparsers)
     _add_train(subparsers)
     _add_eval(subparsers)
+    _add_rerender_train(subparsers)
 
 
 def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
@@ -149,20 +150,31 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def _add_synth(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("synth", help="write example self-blended real/fake/mask PNGs from a cache")
+    parser = subparsers.add_parser("synth", help="write example pseudo-fake real/fake/mask PNGs from a cache")
     parser.add_argument("cache", type=Path, help="a prepared cache")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("-n", type=int, default=16, help="number of examples")
     parser.add_argument("--grid", type=Path, default=None, help="also write a grid of the first 6 triples here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--kind",
+        choices=["self-blend", "warp", "rerender"],
+        default="self-blend",
+        help="self-blends, warp-blends or autoencoder re-renderings",
+    )
+    parser.add_argument(
+        "--rerender-weights", type=Path, default=None, metavar="DIR", help="autoencoders for --kind rerender"
+    )
+    parser.add_argument("--diff", action="store_true", help="add |fake - real| x 4 to each cell of the grid")
     parser.set_defaults(handler=run_synth)
 
 
 def run_synth(args: argparse.Namespace) -> int:
     """Handler of `synth`."""
-    from detector.training.examples import write_examples
+    from detector.training.examples import maker, write_examples
 
-    written = write_examples(args.cache, args.out, args.n, args.seed, args.grid)
+    make = maker(args.kind, args.rerender_weights)
+    written = write_examples(args.cache, args.out, args.n, args.seed, args.grid, make, args.diff)
     print(f"{written} examples in {args.out}")
     return 0
 
@@ -221,6 +233,20 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         "--no-match-quality", action="store_true", help="do not soften the sharper crop of a labelled pair"
     )
     parser.add_argument(
+        "--rerender-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share of synthetic fakes that are re-rendered by an autoencoder (whole crop or a face region)",
+    )
+    parser.add_argument(
+        "--rerender-weights",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="autoencoders for --rerender-share (default: the committed detector/training/rerender_weights)",
+    )
+    parser.add_argument(
         "--average-epochs",
         type=int,
         default=0,
@@ -260,6 +286,12 @@ def run_train(args: argparse.Namespace) -> int:
     from detector.training.frames import FakeMix
     from detector.training.train import TrainConfig, train
 
+    _check_share("--rerender-share", args.rerender_share)
+    if args.rerender_share > 0:
+        from detector.training.rerender import load_rerenderers
+
+        load_rerenderers(args.rerender_weights)  # missing weights: a one-line error before any data is loaded
+
     config = TrainConfig(
         caches=tuple(args.data),
         out=args.out,
@@ -283,8 +315,8 @@ def run_train(args: argparse.Namespace) -> int:
             labelled=args.labelled_share,
             warp=args.warp_share,
             match_quality=not args.no_match_quality,
-            retime=args.retime_share,
-            mesh_masks=not args.no_mesh_masks,
+            rerender=args.rerender_share,
+            rerender_weights=args.rerender_weights,
         ),
     )
     metrics = train(config)
@@ -356,6 +388,76 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
     return value
+
+
+def _add_rerender_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "rerender-train",
+        help="train the re-rendering autoencoders (one per decoder upsampler) on the real faces of caches",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="CACHE",
+        help="prepared caches; only real faces of the training split are used (fakes and dev rows are skipped)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder for the weights (<name>.pt) and recipe.json")
+    parser.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget of the optimisation")
+    parser.add_argument("--steps", type=int, default=100_000, help="at most this many steps (each trains every net)")
+    parser.add_argument(
+        "--size", type=int, default=None, metavar="PX", help="resize crops to this side first (default: as cached)"
+    )
+    parser.add_argument("--patch", type=int, default=64, metavar="PX", help="side of the random training patches")
+    parser.add_argument("--batch", type=int, default=16, help="patches per step")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.set_defaults(handler=run_rerender_train)
+
+
+def run_rerender_train(args: argparse.Namespace) -> int:
+    """Handler of `rerender-train`."""
+    from detector.training.cache import CacheError
+    from detector.training.rerender_train import RerenderTrainConfig, train_family
+
+    if args.minutes <= 0 or args.steps < 1 or args.batch < 1 or not 16 <= args.patch <= 512:
+        raise CacheError("--minutes and --steps must be positive, --batch at least 1, --patch 16-512")
+    if args.size is not None and not 16 <= args.size <= 1024:
+        raise CacheError(f"--size must be between 16 and 1024 px, not {args.size}")
+    config = RerenderTrainConfig(
+        caches=tuple(args.data),
+        out=args.out,
+        minutes=args.minutes,
+        steps=args.steps,
+        size=args.size,
+        patch=args.patch,
+        batch=args.batch,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    recipe = train_family(config, command=_rerender_command(args))
+    print(json.dumps({name: {"psnr": m["psnr"], "bytes": m["bytes"]} for name, m in recipe["models"].items()}))
+    return 0
+
+
+def _rerender_command(args: argparse.Namespace) -> str:
+    """The command line that reproduces a `rerender-train` run (kept in its recipe)."""
+    words = ["deepfake-monitor rerender-train --data", *map(str, args.data), "--out", str(args.out)]
+    words += ["--minutes", f"{args.minutes:g}", "--patch", str(args.patch), "--batch", str(args.batch)]
+    words += ["--seed", str(args.seed), "--threads", str(args.threads)]
+    if args.steps != 100_000:
+        words += ["--steps", str(args.steps)]
+    if args.size is not None:
+        words += ["--size", str(args.size)]
+    return " ".join(words)
+
+
+def _check_share(flag: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        from detector.training.cache import CacheError
+
+        raise CacheError(f"{flag} must be between 0 and 1, not {value}")
 
 
 def _excluded(rel: str, patterns: list[str]) -> bool:

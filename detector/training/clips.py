@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from detector.training.augment import REFERENCE_SIZE, h264_roundtrip, post_augment, sample_post_augment
 from detector.training.pseudo import warp_blend_clip
+from detector.training.rerender import load_rerenderers, rerender_clip
 from detector.training.synthesis import blend_clip
 
 
@@ -90,12 +92,19 @@ def make_clip_pair(
     post: PostProcessing = PostProcessing.TRAIN,
     warp_p: float = 0.0,
     meshes: list[np.ndarray | None] | None = None,
+    rerender_p: float = 0.0,
+    rerender_weights: Path | None = None,
 ) -> ClipPair:
-    """Self-blend (or, with probability `warp_p`, warp-blend) a clip — masks from the frames' meshes where
-    given — then post-process real and fake identically (JPEG or H.264 round trip)."""
-    warp = warp_p > 0 and rng.random() < warp_p  # no draw at 0: evaluation clips stay as they were
-    make = warp_blend_clip if warp else blend_clip
-    blended = make(crops, keypoints, rng, meshes)
+    """Re-render (with probability `rerender_p`), else self-blend (or, with probability `warp_p`,
+    warp-blend) a clip — masks from the frames' meshes where given — then post-process real and fake
+    identically (JPEG or H.264 round trip)."""
+    # No draw at probability 0: evaluation clips stay as they were.
+    if rerender_p > 0 and rng.random() < rerender_p:
+        blended = rerender_clip(crops, keypoints, rng, load_rerenderers(rerender_weights))
+    elif warp_p > 0 and rng.random() < warp_p:
+        blended = warp_blend_clip(crops, keypoints, rng, meshes)
+    else:
+        blended = blend_clip(crops, keypoints, rng, meshes)
     if post is PostProcessing.NONE:
         return ClipPair(blended.real, blended.fake, blended.labels)
     if post is PostProcessing.C23:

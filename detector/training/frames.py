@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from detector.training.augment import match_sharpness, post_augment, sample_post
 from detector.training.cache import CachedFace
 from detector.training.data import Face, FacePool
 from detector.training.pseudo import random_warp_blend
+from detector.training.rerender import load_rerenderers, random_rerender
 from detector.training.retime import random_retime
 from detector.training.synthesis import BlendResult, self_blend
 
@@ -32,6 +34,8 @@ class FakeMix:
     # with a mesh (else the slot falls through to a self- or warp-blend).
     retime: float = 0.0
     mesh_masks: bool = True  # blend masks from a face's mesh when the cache has one (else from 5 points)
+    rerender: float = 0.0  # share of the synthetic slots that are re-rendered by an autoencoder (rerender.py)
+    rerender_weights: Path | None = None  # the autoencoders' folder (None: the committed ones)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class PairSampler:
     def build(
         pool: FacePool, video_weight: float = VIDEO_WEIGHT, mix: FakeMix | None = None, views: ViewSpec | None = None
     ) -> PairSampler:
+        if mix is not None and mix.rerender > 0:
+            load_rerenderers(mix.rerender_weights)  # missing weights fail here, before any training
         real = np.array(pool.real(), dtype=np.int64)
         per_item: dict[str, int] = {}
         for i in real:
@@ -92,11 +98,15 @@ class PairSampler:
                 return match_sharpness(real, fake.crop)
             return real, fake.crop
         index = int(rng.choice(self.indices, p=self.weights))
-        # No draw while the share is 0: runs without re-timing keep their random sequence.
+        # No draw while a share is 0: runs without re-timing or re-rendering keep their random sequence.
         retimed = self._retime(index, rng) if self.mix.retime > 0 and rng.random() < self.mix.retime else None
         if retimed is not None:
             return retimed.real, retimed.fake
         face = self.pool.faces[index]
+        if self.mix.rerender > 0 and rng.random() < self.mix.rerender:
+            models = load_rerenderers(self.mix.rerender_weights)
+            rendered = random_rerender(face.crop, face.keypoints, rng, models)
+            return rendered.real, rendered.fake
         make = random_warp_blend if rng.random() < self.mix.warp else self_blend
         blended = make(face.crop, face.keypoints, rng, face.mesh if self.mix.mesh_masks else None)
         return blended.real, blended.fake

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -82,6 +83,8 @@ def build_bank(
     length: int,
     seconds: float = float("inf"),
     warp_p: float = 0.3,
+    rerender_p: float = 0.0,
+    rerender_weights: Path | None = None,
 ) -> ClipBank:
     """Synthesise real/fake clip pairs from `pool` and embed them with the (frozen) CNN; labelled fake
     videos, when the data has them, join as fake clips.
@@ -102,7 +105,15 @@ def build_bank(
             logger.warning("clip bank stopped by the time budget after %d of %d clips", built, len(order))
             break
         crops, keypoints, meshes = sources[int(k)]
-        pair = make_clip_pair(crops, keypoints, rng, warp_p=warp_p, meshes=meshes)
+        pair = make_clip_pair(
+            crops,
+            keypoints,
+            rng,
+            warp_p=warp_p,
+            meshes=meshes,
+            rerender_p=rerender_p,
+            rerender_weights=rerender_weights,
+        )
         emb, lg = frame_outputs(net, pair.real + pair.fake)
         embeddings += [emb[:length], emb[length:]]
         logits += [lg[:length], lg[length:]]

@@ -332,6 +332,8 @@ def _banks(
         reuse=config.run_reuse,
         length=config.clip_length,
         seconds=deadline.left() - 120,
+        rerender_p=config.mix.rerender,
+        rerender_weights=config.mix.rerender_weights,
     )
     for bank, path in zip((train, val), paths, strict=True):
         torch.save(bank.to_dict(), path)
@@ -476,6 +478,7 @@ def _recipe(config: TrainConfig, history: list[dict[str, Any]], views: ViewSpec)
     recipe["caches"] = [str(c) for c in config.caches]
     recipe["dev"] = [str(c) for c in config.dev]
     recipe["rule"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config.rule).items()}
+    recipe["mix"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config.mix).items()}
     recipe["input_size"] = views.face_size
     recipe["views"] = asdict(views)
     recipe["history"] = history
