@@ -21,12 +21,16 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
         "verdicts, time to first alert, false alerts per hour",
     )
     p.add_argument(
-        "source",
+        "sources",
         type=Path,
+        nargs="+",
         metavar="DIR_OR_MANIFEST",
-        help="a folder with real/ and fake/ subfolders, or a CSV with file,label[,family,generator,split]",
+        help="folders with real/ and fake/ subfolders, or CSVs with file,label[,family,generator,split]; "
+        "several are judged as one set",
     )
-    p.add_argument("--split", default=None, help="only the manifest rows of this split (e.g. dev)")
+    p.add_argument(
+        "--split", action="append", default=None, help="only the manifest rows of this split (e.g. dev; repeatable)"
+    )
     p.add_argument("--out", type=Path, default=None, help="write report.json, clips.csv and roc.png here")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (each loads its own model)")
     p.add_argument("--config", type=Path, default=None, help="config.yaml (default: built-in defaults)")
@@ -48,7 +52,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
 def run_benchmark(args: argparse.Namespace) -> int:
     """Handler of `benchmark`."""
-    from detector.labelled import LabelledError, read_labelled
+    from detector.labelled import LabelledError, read_many
     from stream_server.benchmark.metrics import summarize
     from stream_server.benchmark.report import protocol, table, write_outputs
     from stream_server.benchmark.runner import BenchmarkSettings, model_info, run_clips
@@ -57,14 +61,14 @@ def run_benchmark(args: argparse.Namespace) -> int:
         raise LabelledError("--jobs must be at least 1")
     if not 0 <= args.max_fpr < 1:
         raise LabelledError("--max-fpr must be in [0, 1)")
-    items = read_labelled(args.source, args.split)  # every problem with the list is reported before decoding
+    items = read_many(args.sources, args.split)  # every problem with the list is reported before decoding
     settings = BenchmarkSettings(args.config, args.weights, args.fps)
     config = settings.config()
     bar = tqdm(total=len(items), unit="clip", desc="benchmark", disable=args.no_progress or None, dynamic_ncols=True)
     outcomes = run_clips(items, settings, args.jobs, on_done=lambda _: bar.update(1))
     bar.close()
     info = model_info(settings)
-    report: dict[str, Any] = {"protocol": protocol(config, info, str(args.source), args.split)}
+    report: dict[str, Any] = {"protocol": protocol(config, info, [str(s) for s in args.sources], args.split)}
     report.update(summarize(outcomes, info.threshold))
     if args.calibrate is not None:
         report["calibration"] = _calibrate(args, outcomes)
@@ -85,7 +89,7 @@ def _calibrate(args: argparse.Namespace, outcomes: list[Any]) -> dict[str, Any]:
     threshold = threshold_for_fpr(reals, args.max_fpr)
     note = (
         f"benchmark --calibrate: lowest threshold with <= {args.max_fpr:.0%} of {reals.size} real clips' video "
-        f"scores at or above it; clips from {args.source} split {args.split}"
+        f"scores at or above it; clips from {', '.join(map(str, args.sources))} split {args.split}"
     )
     recalibrated(args.weights, args.calibrate, threshold, note)
     print(f"threshold {threshold:.4f} written to {args.calibrate}", file=sys.stderr)

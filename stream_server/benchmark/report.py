@@ -1,4 +1,5 @@
-"""The benchmark report: the protocol, the figures, a per-clip CSV, a ROC plot and a text table."""
+"""The benchmark report: the protocol, the figures, a per-clip CSV, the per-frame scores, a ROC plot and a
+text table."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ if TYPE_CHECKING:
     from detector.pipeline import ModelInfo
 
 
-def protocol(config: Config, info: ModelInfo, source: str, split: str | None) -> dict[str, Any]:
+def protocol(config: Config, info: ModelInfo, sources: list[str], splits: list[str] | None) -> dict[str, Any]:
     """How every number in the report was measured."""
     return {
-        "input": source,
-        "split": split,
+        "input": sources,
+        "split": splits,
         "model": info.name,
         "model_trained": info.trained,
         "threshold": info.threshold,
@@ -50,7 +51,22 @@ def write_outputs(out: Path, report: dict[str, Any], outcomes: list[ClipOutcome]
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["name"])
         writer.writeheader()
         writer.writerows(rows)
+    write_frames(out / "frames.csv", outcomes)
     plot_roc(outcomes, report, out / "roc.png")
+
+
+FRAME_COLUMNS = ["clip", "label", "track", "t", "raw", "reason"]
+
+
+def write_frames(path: Path, outcomes: list[ClipOutcome]) -> None:
+    """Every face of every analyzed frame with the model's raw probability (what `replay` reads back)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FRAME_COLUMNS)
+        for o in outcomes:
+            for f in o.frames:
+                raw = "" if f.raw is None else f"{f.raw:.6f}"
+                writer.writerow([o.name, o.label, f.track, f"{f.t:.4f}", raw, f.reason])
 
 
 def plot_roc(outcomes: list[ClipOutcome], report: dict[str, Any], path: Path) -> None:
