@@ -66,7 +66,7 @@ class _AlertWatch:
                 self.abstentions += 1
                 reason = face.quality.reason or "unknown"
                 self.reasons[reason] += 1
-            self.frames.append(FrameRow(face.track_id, face.t, face.prob, reason))
+            self.frames.append(FrameRow(face.track_id, face.t, face.raw, reason))
         for alert in self.tracker.update(result, wall=result.t):
             if alert.phase is AlertPhase.START:
                 self.alerts += 1
@@ -79,7 +79,9 @@ def analyze_clip(media: LabelledMedia, config: Config, analyzer: Analyzer) -> Cl
     clip = partial(ClipOutcome, media.name, media.label, media.family, media.generator)
     ids = itertools.count(1)
     watch = _AlertWatch(
-        AlertTracker(config.events, analyzer.info.threshold, analyzer.info.trained, new_id=lambda: f"bench-{next(ids)}")
+        AlertTracker(
+            config.events, analyzer.info.rule.bound, analyzer.info.trained, new_id=lambda: f"bench-{next(ids)}"
+        )
     )
     request = AnalyzeRequest(source=str(media.path), stream_id="benchmark", show_progress=False)
     try:
