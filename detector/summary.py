@@ -117,9 +117,11 @@ class SummaryBuilder:
         if result.faces:
             self._frames_with_faces += 1
         probs = [f.prob for f in result.faces if f.state is ScoreState.ANALYZING and f.prob is not None]
+        raws = [f.raw for f in result.faces if f.state is ScoreState.ANALYZING and f.raw is not None]
         if probs:
             self._frame_max.append(max(probs))
-            self._frame_max_raw.append(max(f.raw for f in result.faces if f.raw is not None))
+        if raws:
+            self._frame_max_raw.append(max(raws))
         for face in result.faces:
             acc = self._tracks.setdefault(face.track_id, _TrackAcc(face.t, face.t))
             acc.last_t, acc.seen = face.t, acc.seen + 1

@@ -108,17 +108,15 @@ def bound_for_budget(outcomes: list[ClipOutcome], info: ModelInfo, budget_per_ho
     """The alert entry for the checkpoint: rule parameters and how the bound was chosen."""
     chosen = choose_bound(outcomes, info, budget_per_hour)
     return {
-        "bound": round(chosen["bound"], 4),
+        "bound": round(chosen["bound"], 3),
         "clip": info.rule.clip,
         "drift": info.rule.drift,
         "chosen": {
             "budget_per_hour": budget_per_hour,
-            "real_clips": chosen["real_clips"],
-            "real_hours": chosen["real_hours"],
-            "allowed_alerts": chosen["allowed_alerts"],
-            "alerts": chosen["alerts"],
-            "per_hour_upper95": chosen["per_hour_upper95"],
-            "rule": "the lowest bound at which these real clips raise at most budget x hours alerts",
+            "rule": "the higher of the lowest bound these real clips keep within the budget (counted) and the "
+            "bound at which an exponential tail fitted to their 10 highest evidence excursions reaches the budget "
+            "(extrapolated)",
+            **{k: v for k, v in chosen.items() if k != "note"},
         },
     }
 

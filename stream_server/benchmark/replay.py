@@ -9,6 +9,7 @@ have, and `sweep` the false-alert/time-to-alert trade-off as the bound varies.
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -136,11 +137,20 @@ def peak_evidence(outcomes: list[ClipOutcome], info: ModelInfo, label: int) -> l
     return [clip_alerts(o.frames, info, unbounded).max_evidence for o in outcomes if o.label == label and o.frames]
 
 
-def choose_bound(outcomes: list[ClipOutcome], info: ModelInfo, budget_per_hour: float) -> dict[str, Any]:
-    """The lowest bound at which the real clips raise at most `budget_per_hour` × their hours of alerts.
+TAIL_EXCURSIONS = 10  # the highest excursions the exponential tail is fitted to
 
-    Candidates are the peak evidence values the real clips reach (just above each), so the answer is
-    exact for these clips; the rule's own floor (one frame must not alert) comes first.
+
+def choose_bound(outcomes: list[ClipOutcome], info: ModelInfo, budget_per_hour: float) -> dict[str, Any]:
+    """The alert bound for a false-alert budget, from the real clips alone; the higher of two answers:
+
+    * counted: the lowest bound at which these clips raise at most `budget_per_hour` × their hours of
+      alerts (with minutes of video and a budget of about one per hour, that is "none");
+    * extrapolated: minutes of video cannot show a rate of one per hour, so the rate is extrapolated the
+      way CUSUM theory says it behaves (Lorden 1971: the mean time between false alarms grows
+      exponentially with the bound). Each excursion of a real face's evidence above zero has a peak;
+      above the (k+1)-th highest peak u the excess of the k highest is taken as exponential with its
+      mean m (peaks over a threshold), so excursions reach a bound h at the rate (k / hours) · exp(-(h - u) / m),
+      set equal to the budget: h = u + m · ln(k / (hours · budget)).
     """
     reals = [o for o in outcomes if o.label == 0 and o.status is not ClipStatus.ERROR]
     if not any(o.frames for o in reals):
@@ -148,12 +158,57 @@ def choose_bound(outcomes: list[ClipOutcome], info: ModelInfo, budget_per_hour: 
     hours = sum(o.duration_s for o in reals) / 3600
     allowed = int(budget_per_hour * hours + 1e-9)
     floor = info.rule.clip - info.rule.drift + 1e-3
+    counted = _counted_bound(reals, info, allowed, floor)
+    peaks = sorted(excursion_peaks(reals, info), reverse=True)
+    tail = _tail_bound(peaks, hours, budget_per_hour)
+    bound = max(counted, tail if tail is not None else 0.0)
+    figures = false_alerts(sweep_one(reals, info, bound))
+    return {
+        "bound": bound,
+        "counted_bound": counted,
+        "extrapolated_bound": tail,
+        "excursions": len(peaks),
+        "top_excursions": [round(p, 3) for p in peaks[: TAIL_EXCURSIONS + 1]],
+        "allowed_alerts": allowed,
+        **figures,
+    }
+
+
+def _counted_bound(reals: list[ClipOutcome], info: ModelInfo, allowed: int, floor: float) -> float:
     peaks = sorted({round(p, 6) for p in peak_evidence(reals, info, 0)})
     for bound in [floor] + [p + 1e-3 for p in peaks if p + 1e-3 > floor]:
-        figures = false_alerts(sweep_one(reals, info, bound))
-        if figures["alerts"] <= allowed:
-            return {"bound": bound, "allowed_alerts": allowed, "real_clips": len(reals), **figures}
+        if false_alerts(sweep_one(reals, info, bound))["alerts"] <= allowed:
+            return bound
     raise AssertionError("a bound above every peak raises no alert")  # pragma: no cover
+
+
+def _tail_bound(peaks: list[float], hours: float, budget: float) -> float | None:
+    """None when there are too few excursions (or no budget) to fit a tail to."""
+    k = TAIL_EXCURSIONS
+    if len(peaks) <= k or budget <= 0 or hours <= 0:
+        return None
+    u = peaks[k]
+    mean_excess = sum(p - u for p in peaks[:k]) / k
+    rate = k / hours
+    return u + mean_excess * math.log(rate / budget) if rate > budget else u
+
+
+def excursion_peaks(outcomes: list[ClipOutcome], info: ModelInfo) -> list[float]:
+    """The peak of every excursion of a face's evidence above zero (with the bound out of reach)."""
+    unbounded = replace(info.rule, bound=1e12)
+    peaks: list[float] = []
+    for o in outcomes:
+        tracks: dict[int, TrackEvidence] = {}
+        current: dict[int, float] = {}
+        for f in sorted(o.frames, key=lambda f: f.t):
+            evidence = tracks.setdefault(f.track, TrackEvidence(unbounded, False))
+            step = evidence.update(None if f.raw is None else info.calibration.apply(f.raw), f.t, None)
+            if step.evidence > 0:
+                current[f.track] = max(current.get(f.track, 0.0), step.evidence)
+            elif f.track in current:
+                peaks.append(current.pop(f.track))
+        peaks.extend(current.values())
+    return peaks
 
 
 def sweep_one(outcomes: list[ClipOutcome], info: ModelInfo, bound: float) -> list[ClipOutcome]:

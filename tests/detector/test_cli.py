@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from detector.cli import build_parser
+from tests.helpers.alerting import alerting_sections, write_always_fake
 from tests.helpers.media import FPS, MOVING_FRAMES, Clips
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,14 +154,9 @@ def test_installed_command(clips: Clips) -> None:
     assert parse(result.stdout)[1]["frames_analyzed"] == 8
 
 
-REPORT_CONFIG = (
-    "events: {require_trained_model: false, min_frames: 1}\nscoring: {threshold: 0.15, uncertain_margin: 0.05}\n"
-)
-
-
 def test_report_option_writes_a_page_and_its_json(tmp_path: Path, clips: Clips) -> None:
-    config = tmp_path / "alerting.yaml"
-    config.write_text(REPORT_CONFIG)  # a threshold the clip's face exceeds, so the report has an alert
+    config = tmp_path / "alerting.yaml"  # a calibration that calls every face fake, so the report has an alert
+    config.write_text(yaml.safe_dump(alerting_sections(write_always_fake(tmp_path))))
     clip = clips.get("moving_face")
 
     result = run_cli(clip, "--config", config, "--report", tmp_path / "case" / "reports")
@@ -173,7 +170,8 @@ def test_report_option_writes_a_page_and_its_json(tmp_path: Path, clips: Clips) 
     _, summary = parse(result.stdout)
     [track] = report["tracks"]
     assert track["verdict"] == summary["tracks"][0]["verdict"] and track["frames_seen"] == MOVING_FRAMES // 2
-    assert report["alerts"] and report["alerts"][0]["track"] == track["track"]
+    assert track["judgement"] == summary["tracks"][0]["judgement"] == summary["judgement"] == "alert"
+    assert report["alerts"] and report["alerts"][0]["track"] == track["track"] and report["alerts"][0]["frames"]
     assert [c["why"] for c in track["crops"]][0] == "alert"
     assert report["source"]["sha256"] in page.read_text()
 

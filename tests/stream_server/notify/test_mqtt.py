@@ -19,7 +19,6 @@ from detector.config import MqttConfig
 from detector.pipeline import Analyzer
 from stream_server.notify.address import TargetPolicy, TargetRefused
 from stream_server.notify.mqtt import MqttPublisher
-from tests.helpers.ws_schema import LowThreshold
 from tests.stream_server.conftest import LiveServer, wait_message
 from tests.stream_server.notify.conftest import Broker
 
@@ -75,11 +74,11 @@ def mqtt_section(broker: Broker, **values: Any) -> dict[str, Any]:
 @pytest.mark.integration
 @pytest.mark.asyncio
 async def test_stream_publishes_documented_topics(
-    serve: Callable[..., LiveServer], analyzer: Analyzer, carphone_bytes: bytes, broker: Broker
+    serve: Callable[..., LiveServer], alerting_analyzer: Analyzer, carphone_bytes: bytes, broker: Broker
 ) -> None:
     sub = Subscriber(broker)
     server = serve(
-        LowThreshold(analyzer),
+        alerting_analyzer,
         events={"require_trained_model": False, "min_frames": 1},
         notify=mqtt_section(broker, home_assistant={"enabled": True}),
     )
