@@ -271,7 +271,12 @@ class WebSocketConfig(Section):
 
 
 class EventsConfig(Section):
-    """The sequential alert rule per face track (detector/evidence.py): CUSUM of clipped per-frame log-odds."""
+    """The sequential alert rule per face track (detector/evidence.py): CUSUM of clipped per-frame log-odds.
+
+    Empty keys take the model's values: the shipped v2 stores bound 34.969 (chosen by `calibrate` for one
+    false alert per hour of held-out real video), frame clip 2.0 and drift 0.2. A checkpoint without them
+    gets bound 12, clip 2 and drift 0.2 (and no calibration): run `deepfake-monitor calibrate` on it.
+    """
 
     bound: float | None = Field(
         None,

@@ -99,7 +99,10 @@ async def test_stream_publishes_documented_topics(
     assert alerts[0]["type"] == "event" and alerts[0]["event"]["phase"] == "start" and alerts[0]["active"] >= 1
     assert alerts[-1]["active"] == 0
     scores = [json.loads(p) for p in sub.payloads(f"{PREFIX}/{sid}/score")]
-    assert scores and all(set(s) == {"v", "stream", "t", "wall", "score", "faces"} for s in scores)
+    keys = {"v", "stream", "t", "wall", "score", "judgement", "evidence", "faces"}
+    assert scores and all(set(s) == keys for s in scores)
+    # Every face alerts under this calibration: once it has, the stream's score says so.
+    assert scores[-1]["judgement"] == "alert" and scores[-1]["evidence"] >= 3.0
     assert all(0 <= s["score"] <= 1 for s in scores if s["score"] is not None)
     ts = [s["t"] for s in scores]
     assert ts == sorted(ts) and len(scores) < len([m for m in seen if m["type"] == "score"])  # rate-limited
