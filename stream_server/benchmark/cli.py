@@ -108,7 +108,7 @@ def light_info(config: Config) -> ModelInfo:
 
 def run_benchmark(args: argparse.Namespace) -> int:
     """Handler of `benchmark`."""
-    from stream_server.benchmark.calibrate import ece_of
+    from stream_server.benchmark.calibrate import plot_reliability
     from stream_server.benchmark.metrics import summarize
     from stream_server.benchmark.replay import sweep
     from stream_server.benchmark.report import plot_alert_curve, protocol, table, write_outputs
@@ -117,20 +117,21 @@ def run_benchmark(args: argparse.Namespace) -> int:
     inputs = [str(s) for s in args.sources or args.from_scores]
     report: dict[str, Any] = {"protocol": protocol(config, info, inputs, args.split)}
     report.update(summarize(outcomes, info.threshold))
-    report["calibration"] = _ece_or_none(outcomes, info, ece_of)
+    report["calibration"] = calibration_figures(outcomes, info)
     report["alert_curve"] = sweep(outcomes, info, curve_bounds(info))
     if args.out is not None:
         write_outputs(args.out, report, outcomes)
         plot_alert_curve(report, args.out / "alerts.png")
         if report["calibration"] is not None:
-            from stream_server.benchmark.calibrate import plot_reliability
-
             plot_reliability({"this set": (outcomes, info.calibration)}, args.out / "reliability.png")
     print(json.dumps(report, indent=2) if args.format == "json" else table(report))
     return EXIT_OK
 
 
-def _ece_or_none(outcomes: list[ClipOutcome], info: ModelInfo, ece_of: Any) -> dict[str, Any] | None:
+def calibration_figures(outcomes: list[ClipOutcome], info: ModelInfo) -> dict[str, Any] | None:
+    """ECE of the calibrated and raw probabilities on these clips; None unless both classes were scored."""
+    from stream_server.benchmark.calibrate import ece_of
+
     scored = {o.label for o in outcomes if any(f.raw is not None for f in o.frames)}
     if scored != {0, 1}:
         return None
