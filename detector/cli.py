@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from detector import __version__
 from detector.analyze import AnalyzeRequest, run_analysis
+from detector.calibration import CalibrationError
 from detector.config import Config, ConfigError, load_config
 from detector.faces.base import FaceDetectorError
 from detector.frames import SourceError, SourceKind, resolve_source
@@ -136,22 +137,31 @@ class _JsonPrinter:
 
 
 class _TablePrinter:
-    _ROW = "{:>9} {:>6} {:>7} {:>8} {:>10}  {}"
+    _ROW = "{:>9} {:>6} {:>7} {:>8} {:>9} {:>10} {:>18}  {}"
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._out.write(self._ROW.format("t (s)", "track", "prob", "rolling", "state", "box") + "\n")
+        header = ("t (s)", "track", "prob", "rolling", "evidence", "state", "judgement", "box")
+        self._out.write(self._ROW.format(*header) + "\n")
 
     def face(self, face: dict[str, object]) -> None:
         row = self._ROW.format(
-            f"{face['t']:.2f}", face["track"], _fmt(face["prob"]), _fmt(face["rolling"]), face["state"], face["box"]
+            f"{face['t']:.2f}",
+            face["track"],
+            _fmt(face["prob"]),
+            _fmt(face["rolling"]),
+            _fmt(face["evidence"]),
+            face["state"],
+            face["judgement"],
+            face["box"],
         )
         self._out.write(row + "\n")
 
     def summary(self, summary: dict[str, object]) -> None:
         w = self._out.write
-        w(f"\nverdict: {summary['verdict']}   video score: {_fmt(summary['video_score'])}")
-        w(f"   threshold: {summary['threshold']}\n")
+        judgement = str(summary["judgement"]).replace("_", " ")
+        w(f"\n{judgement}   fake probability (calibrated): {_fmt(summary['video_score'])}")
+        w(f"   verdict: {summary['verdict']}   threshold: {summary['threshold']}\n")
         w(f"frames analyzed: {summary['frames_analyzed']}   with faces: {summary['frames_with_faces']}")
         w(f"   faces seen: {summary['faces_seen']}\n")
         trained = "trained" if summary["model_trained"] else "UNTRAINED (no verdicts)"
@@ -161,7 +171,8 @@ class _TablePrinter:
         for t in tracks:
             w(
                 f"  track {t['track']}: {t['first_t']:.2f}-{t['last_t']:.2f}s  seen {t['frames_seen']}"
-                f"  scored {t['frames_scored']}  mean {_fmt(t['mean_prob'])}  verdict {t['verdict']}\n"
+                f"  scored {t['frames_scored']}  {str(t['judgement']).replace('_', ' ')}  mean {_fmt(t['mean_prob'])}"
+                f"  evidence {t['max_evidence']:.1f} of {summary['alert_bound']}  verdict {t['verdict']}\n"
             )
 
 
@@ -183,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         CacheError,
         LabelledError,
         ReportError,
+        CalibrationError,
         FileNotFoundError,
     ) as exc:
         print(f"deepfake-monitor: error: {_one_line(exc)}", file=sys.stderr)

@@ -112,8 +112,17 @@ class ScoringConfig(Section):
     mode: Literal["ema", "mean"] = Field("ema", description="Rolling score: exponential or window mean.")
     window: int = Field(15, ge=1, le=1000, description="Window length (analyzed frames) for mode=mean.")
     ema_alpha: float = Field(0.2, gt=0, le=1, description="Weight of the newest probability for mode=ema.")
+    calibration: Path | None = Field(
+        None,
+        description="JSON file with a calibration of the model's output (method platt, a, b); empty uses the "
+        "model's own (identity for a checkpoint that has none).",
+    )
     threshold: float | None = Field(
-        None, ge=0, le=1, description="Fake threshold; empty uses the one shipped with the model."
+        None,
+        ge=0,
+        le=1,
+        description="Verdict threshold on the calibrated probability; empty means 0.5 for a calibrated model "
+        "(equal priors) or the threshold shipped with an uncalibrated one.",
     )
     uncertain_margin: float = Field(
         0.1, ge=0, le=0.5, description="Scores within this of the threshold give verdict 'uncertain'."
@@ -275,10 +284,40 @@ class WebSocketConfig(Section):
 
 
 class EventsConfig(Section):
-    hysteresis: float = Field(
-        0.1, ge=0, le=0.5, description="An alert starts at the threshold and ends this far below it."
+    """The sequential alert rule per face track (detector/evidence.py): CUSUM of clipped per-frame log-odds.
+
+    Empty keys take the model's values: the shipped v2 stores bound 34.969 (chosen by `calibrate` for one
+    false alert per hour of held-out real video), frame clip 2.0 and drift 0.2. A checkpoint without them
+    gets bound 12, clip 2 and drift 0.2 (and no calibration): run `deepfake-monitor calibrate` on it.
+    """
+
+    bound: float | None = Field(
+        None,
+        gt=0,
+        le=10_000,
+        description="Evidence (sum of clipped log-odds minus drift) at which a face alerts; empty uses the "
+        "bound stored with the model (chosen for a false-alert budget).",
     )
-    min_frames: int = Field(3, ge=1, le=10_000, description="Scored frames a track needs before it can alert.")
+    frame_clip: float | None = Field(
+        None,
+        gt=0,
+        le=20,
+        description="Each frame's log-odds is clipped to ±this, so one outlier frame cannot alert; empty uses "
+        "the model's.",
+    )
+    drift: float | None = Field(
+        None,
+        ge=0,
+        le=20,
+        description="Log-odds subtracted per scored frame, so a real face's evidence drains to zero; empty uses "
+        "the model's.",
+    )
+    release: float = Field(
+        0.5, gt=0, lt=1, description="An alert ends when the evidence falls below this share of the bound."
+    )
+    min_frames: int = Field(
+        8, ge=1, le=10_000, description="Scored frames a track needs before it is judged or can alert."
+    )
     require_trained_model: bool = Field(
         True, description="Raise no alerts while the model is untrained (its scores mean nothing)."
     )

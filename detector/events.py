@@ -1,8 +1,10 @@
-"""Alerts: a track's rolling score crossing the threshold, with hysteresis so noise does not flap.
+"""Alerts: a face track entering and leaving the `alert` state of the sequential rule (detector/evidence.py).
 
-An alert starts when a track with at least `events.min_frames` scored frames reaches the threshold and
-ends when its rolling score falls `events.hysteresis` below it, when the track is lost or when the
-stream stops. An untrained model raises none unless the config says otherwise: its scores mean nothing.
+The analyzer runs the rule per track and marks each face with its state; this tracker turns those states
+into alert starts and ends with ids and wall times. An alert starts when a track's evidence reaches the
+bound and ends when the evidence falls below the release level (`reason: evidence`), when the track is
+lost or when the stream stops. An untrained model raises none unless the config says otherwise: its
+scores mean nothing.
 
 The rule lives in the detector (not the server) because `analyze --report` and the benchmark run it too.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from detector.config import EventsConfig
-from detector.types import FrameResult
+from detector.types import FaceScore, FaceState, FrameResult, RunFrame
 
 
 class AlertPhase(StrEnum):
@@ -25,7 +27,7 @@ class AlertPhase(StrEnum):
 
 @dataclass(frozen=True)
 class Alert:
-    """The start or end of an alert: one track's rolling score above the threshold (with hysteresis)."""
+    """The start or end of an alert: one track's evidence at or above the bound (with hysteresis)."""
 
     id: str
     phase: AlertPhase
@@ -33,17 +35,21 @@ class Alert:
     track_id: int
     t: float  # stream seconds of this start or end
     wall: float  # unix seconds of this start or end
-    score: float | None  # rolling score at this moment
-    peak: float  # highest rolling score so far in the alert
+    score: float | None  # rolling calibrated probability at this moment
+    peak: float  # highest rolling calibrated probability so far in the alert
     started_t: float
     started_wall: float
-    reason: str | None = None  # why it ended: score | track_lost | stream_stopped | shutdown
+    reason: str | None = None  # why it ended: evidence | track_lost | stream_stopped | shutdown
+    evidence: float = 0.0  # the track's evidence at this moment
+    peak_evidence: float = 0.0  # highest evidence so far in the alert
+    bound: float = 0.0  # the bound it crossed
+    frames: tuple[RunFrame, ...] = ()  # on a start: the scored frames that built the evidence
 
 
 @dataclass
 class _TrackState:
-    scored: int = 0
     last_t: float = 0.0
+    last_evidence: float = 0.0
     open: Alert | None = None
 
 
@@ -52,13 +58,12 @@ def new_alert_id() -> str:
 
 
 class AlertTracker:
-    """Per-track hysteresis over rolling scores; returns the alerts each result starts or ends."""
+    """Per-track alert starts and ends from the faces' rule states."""
 
     def __init__(
-        self, config: EventsConfig, threshold: float, model_trained: bool, new_id: Callable[[], str] = new_alert_id
+        self, config: EventsConfig, bound: float, model_trained: bool, new_id: Callable[[], str] = new_alert_id
     ) -> None:
-        self._config = config
-        self._threshold = threshold
+        self._bound = bound
         self._enabled = model_trained or not config.require_trained_model
         self._new_id = new_id
         self._tracks: dict[tuple[str, int], _TrackState] = {}
@@ -73,28 +78,43 @@ class AlertTracker:
             return out
         for face in result.faces:
             state = self._tracks.setdefault((face.stream_id, face.track_id), _TrackState())
-            state.last_t = face.t
-            if face.prob is not None:
-                state.scored += 1
-            alert = self._step(state, face.stream_id, face.track_id, face.rolling, face.t, wall)
+            state.last_t, state.last_evidence = face.t, face.evidence
+            alert = self._step(state, face, wall)
             if alert is not None:
                 out.append(alert)
         return out
 
-    def _step(
-        self, state: _TrackState, stream_id: str, track_id: int, score: float | None, t: float, wall: float
-    ) -> Alert | None:
-        if score is None:
-            return None
+    def _step(self, state: _TrackState, face: FaceScore, wall: float) -> Alert | None:
+        alerting = face.judgement is FaceState.ALERT
         if state.open is None:
-            if state.scored < self._config.min_frames or score < self._threshold:
+            if not alerting:
                 return None
-            state.open = Alert(self._new_id(), AlertPhase.START, stream_id, track_id, t, wall, score, score, t, wall)
+            score = face.rolling if face.rolling is not None else 0.0
+            state.open = Alert(
+                self._new_id(),
+                AlertPhase.START,
+                face.stream_id,
+                face.track_id,
+                face.t,
+                wall,
+                face.rolling,
+                score,
+                face.t,
+                wall,
+                evidence=face.evidence,
+                peak_evidence=face.evidence,
+                bound=self._bound,
+                frames=face.run or (),
+            )
             return state.open
-        state.open = replace(state.open, peak=max(state.open.peak, score))
-        if score >= self._threshold - self._config.hysteresis:
+        if alerting:
+            state.open = replace(
+                state.open,
+                peak=max(state.open.peak, face.rolling or 0.0),
+                peak_evidence=max(state.open.peak_evidence, face.evidence),
+            )
             return None
-        return self._close(state, t, wall, score, "score")
+        return self._close(state, face.t, wall, face.rolling, "evidence")
 
     def end_tracks(self, stream_id: str, tracks: Iterable[int], t: float, wall: float, reason: str) -> list[Alert]:
         out = []
@@ -117,6 +137,15 @@ class AlertTracker:
     @staticmethod
     def _close(state: _TrackState, t: float, wall: float, score: float | None, reason: str) -> Alert:
         assert state.open is not None
-        alert = replace(state.open, phase=AlertPhase.END, t=t, wall=wall, score=score, reason=reason)
+        alert = replace(
+            state.open,
+            phase=AlertPhase.END,
+            t=t,
+            wall=wall,
+            score=score,
+            reason=reason,
+            evidence=state.last_evidence,
+            frames=(),
+        )
         state.open = None
         return alert

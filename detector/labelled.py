@@ -8,7 +8,7 @@ CLI can refuse the input (exit code 2) before any minutes go into decoding.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 LABELS = {"real": 0, "fake": 1}
@@ -64,6 +64,38 @@ def read_labelled(source: Path, split: str | None = None) -> list[LabelledMedia]
     if not items:
         raise LabelledError(f"{source}: no labelled media")
     return items
+
+
+def read_many(sources: list[Path], splits: list[str] | None = None) -> list[LabelledMedia]:
+    """The media of several manifests or folders as one list; with `splits`, the rows of any of them.
+
+    With more than one source every name is prefixed with its source's folder name (`harvest/dev/real/a.mp4`),
+    since two manifests often use the same relative paths; a name that still repeats is refused.
+    """
+    if not sources:
+        raise LabelledError("no manifest or folder given")
+    items: list[LabelledMedia] = []
+    for source in sources:
+        chosen = read_labelled(source) if not splits else _of_splits(source, splits)
+        if len(sources) > 1:
+            prefix = (source if source.is_dir() else source.parent).name
+            chosen = [m if Path(m.name).is_absolute() else replace(m, name=f"{prefix}/{m.name}") for m in chosen]
+        items.extend(chosen)
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            raise LabelledError(f"{item.name}: listed twice (give each clip once)")
+        seen.add(item.name)
+    return items
+
+
+def _of_splits(source: Path, splits: list[str]) -> list[LabelledMedia]:
+    items = read_labelled(source)
+    chosen = [m for m in items if m.split in splits]
+    if not chosen:
+        found = ", ".join(sorted({m.split for m in items})) or "none"
+        raise LabelledError(f"{source}: no media in split(s) {', '.join(splits)} (splits: {found})")
+    return chosen
 
 
 def _folder(root: Path) -> list[LabelledMedia]:

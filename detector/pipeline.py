@@ -17,7 +17,9 @@ import cv2
 import numpy as np
 import torch
 
-from detector.config import Config
+from detector.calibration import Calibration, CalibrationError, read_calibration
+from detector.config import Config, ConfigError
+from detector.evidence import AlertRule, TrackEvidence, rule_from
 from detector.faces.align import align_face
 from detector.faces.base import FaceDetector
 from detector.faces.downscale import Downscaled, downscale
@@ -54,9 +56,12 @@ class ModelInfo:
 
     name: str
     trained: bool
-    threshold: float
+    threshold: float  # on the calibrated scale
     input_size: int
     uncertain_margin: float = 0.1  # scores between threshold - margin and threshold are 'uncertain'
+    calibration: Calibration = field(default_factory=Calibration)
+    rule: AlertRule = field(default_factory=AlertRule)
+    alerts_enabled: bool = True  # false for an untrained model unless events.require_trained_model is off
 
 
 @dataclass
@@ -81,6 +86,7 @@ class _Session:
     tracker: FaceTracker
     states: TrackStateStore = field(default_factory=TrackStateStore)
     rolling: dict[int, RollingScore] = field(default_factory=dict)
+    evidence: dict[int, TrackEvidence] = field(default_factory=dict)
     last_hist: np.ndarray | None = None
     flow: KeypointFlow = field(default_factory=KeypointFlow)
     since_detect: int = 1 << 30  # the first frame of a stream always runs the detector
@@ -119,11 +125,8 @@ class Analyzer:
         # Loaded before the CNN: a missing model file should be reported before seconds go into the export.
         self.mesh = FaceMesh(config.mesh.model_path, config.mesh.threads) if config.mesh.enabled else None
         self.model = model if model is not None else load_model(config.model.weights)
-        threshold = config.scoring.threshold if config.scoring.threshold is not None else self.model.threshold
+        self.info = model_info(config, self.model)
         self.embedder = build_embedder(self.model.net, config.model.backend, config.model.threads)
-        self.info = ModelInfo(
-            self.model.name, self.model.trained, threshold, self.model.input_size, config.scoring.uncertain_margin
-        )
         self.times = StageTimes()
         self._sessions: dict[str, _Session] = {}
 
@@ -266,37 +269,48 @@ class Analyzer:
 
     @staticmethod
     def _forget(session: _Session, ended: tuple[int, ...]) -> None:
-        """An ended track's LSTM state and rolling score go with it; a returning face starts from zero."""
+        """An ended track's LSTM state, rolling score and evidence go with it; a returning face starts from zero."""
         for track_id in ended:
             session.states.drop(track_id)
             session.rolling.pop(track_id, None)
+            session.evidence.pop(track_id, None)
 
     def _score(self, frames: Sequence[Frame], pending: list[_Pending]) -> dict[int, list[FaceScore]]:
         judged = [p for p in pending if p.quality.ok]
         probs = self._infer(frames, judged) if judged else []
-        prob_of = {id(p): prob for p, prob in zip(judged, probs, strict=True)}
+        raw_of = {id(p): prob for p, prob in zip(judged, probs, strict=True)}
         out: dict[int, list[FaceScore]] = {}
         for p in pending:
             frame = frames[p.frame_index]
-            session = self._sessions[frame.stream_id]
-            prob = prob_of.get(id(p))
-            rolling = session.rolling.setdefault(p.tracked.track_id, RollingScore(self.config.scoring))
-            value = rolling.update(prob) if prob is not None else rolling.value
-            out.setdefault(p.frame_index, []).append(
-                FaceScore(
-                    stream_id=frame.stream_id,
-                    track_id=p.tracked.track_id,
-                    t=frame.t,
-                    prob=prob,
-                    rolling=value,
-                    state=ScoreState.ANALYZING if prob is not None else ScoreState.ABSTAIN,
-                    box=p.tracked.detection.box,
-                    quality=p.quality,
-                    crop=p.aligned.crop,
-                    landmarks=p.landmarks,
-                )
-            )
+            raw = raw_of.get(id(p))
+            out.setdefault(p.frame_index, []).append(self._face_score(frame, p, raw))
         return out
+
+    def _face_score(self, frame: Frame, p: _Pending, raw: float | None) -> FaceScore:
+        """Calibrate the model's output, then the track's rolling score and sequential rule."""
+        session = self._sessions[frame.stream_id]
+        track_id = p.tracked.track_id
+        prob = None if raw is None else self.info.calibration.apply(raw)
+        rolling = session.rolling.setdefault(track_id, RollingScore(self.config.scoring))
+        value = rolling.update(prob) if prob is not None else rolling.value
+        evidence = session.evidence.setdefault(track_id, TrackEvidence(self.info.rule, self.info.alerts_enabled))
+        step = evidence.update(prob, frame.t, value)
+        return FaceScore(
+            stream_id=frame.stream_id,
+            track_id=track_id,
+            t=frame.t,
+            prob=prob,
+            rolling=value,
+            state=ScoreState.ANALYZING if prob is not None else ScoreState.ABSTAIN,
+            box=p.tracked.detection.box,
+            quality=p.quality,
+            crop=p.aligned.crop,
+            landmarks=p.landmarks,
+            raw=raw,
+            evidence=step.evidence,
+            judgement=step.state,
+            run=tuple(evidence.run) if step.started else None,
+        )
 
     def _infer(self, frames: Sequence[Frame], judged: list[_Pending]) -> list[float]:
         """CNN over all crops in batches, then one batched LSTM step per face with its track's state."""
@@ -321,6 +335,31 @@ class Analyzer:
             self.times.lstm += time.thread_time() - started
         self.times.crops += len(judged)
         return [float(v) for v in torch.sigmoid(out)]
+
+
+def model_info(config: Config, model: LoadedModel) -> ModelInfo:
+    """What consumers need to know: the calibration and alert rule in force (config over the model's)."""
+    try:
+        calibration = read_calibration(config.scoring.calibration) if config.scoring.calibration else model.calibration
+    except CalibrationError as exc:
+        raise ConfigError(f"scoring.calibration: {exc}") from exc
+    try:
+        rule = rule_from(config.events, model.alert)
+    except ValueError as exc:
+        raise ConfigError(f"events: {exc}") from exc
+    threshold = config.scoring.threshold
+    if threshold is None:  # a calibrated probability at equal priors says "fake" above one half
+        threshold = model.threshold if calibration.identity else 0.5
+    return ModelInfo(
+        name=model.name,
+        trained=model.trained,
+        threshold=threshold,
+        input_size=model.input_size,
+        uncertain_margin=config.scoring.uncertain_margin,
+        calibration=calibration,
+        rule=rule,
+        alerts_enabled=model.trained or not config.events.require_trained_model,
+    )
 
 
 def _waves(frames: Sequence[Frame]) -> list[list[Frame]]:

@@ -1,5 +1,7 @@
 """Per-track and whole-video summaries of an analysis (the published protocol: for each analyzed
-frame the highest probability over its faces, then the mean over frames)."""
+frame the highest probability over its faces, then the mean over frames). Probabilities are the
+calibrated ones; the raw model output is kept beside them (`*_raw`) for experts. `judgement` is the most
+severe state of the alert rule a face reached (alert > likely fake > uncertain > looks real > gathering)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from detector.config import ScoringConfig
 from detector.scoring import verdict
-from detector.types import FrameResult, ScoreState, Verdict
+from detector.types import FaceState, FrameResult, ScoreState, Verdict
 
 if TYPE_CHECKING:  # the pipeline pulls in torch; summaries need only its ModelInfo's fields
     from detector.pipeline import ModelInfo
@@ -24,6 +26,9 @@ class TrackSummary:
     mean_prob: float | None
     max_rolling: float | None
     verdict: Verdict
+    judgement: FaceState = FaceState.GATHERING
+    max_evidence: float = 0.0
+    mean_raw: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -32,9 +37,12 @@ class TrackSummary:
             "last_t": round(self.last_t, 3),
             "frames_seen": self.frames_seen,
             "frames_scored": self.frames_scored,
+            "judgement": self.judgement.value,
             "mean_prob": _round(self.mean_prob),
             "max_rolling": _round(self.max_rolling),
+            "max_evidence": round(self.max_evidence, 3),
             "verdict": self.verdict.value,
+            "mean_raw": _round(self.mean_raw),
         }
 
 
@@ -49,12 +57,21 @@ class VideoSummary:
     faces_seen: int
     tracks: tuple[TrackSummary, ...]
     model: ModelInfo
+    video_score_raw: float | None = None
+
+    @property
+    def judgement(self) -> FaceState:
+        """The most severe state any face reached (gathering evidence when no face was judged)."""
+        return max((t.judgement for t in self.tracks), key=lambda s: s.rank, default=FaceState.GATHERING)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "stream": self.stream_id,
+            "judgement": self.judgement.value,
+            "alert_bound": round(self.model.rule.bound, 3),
             "verdict": self.verdict.value,
             "video_score": _round(self.video_score),
+            "video_score_raw": _round(self.video_score_raw),
             "threshold": round(self.threshold, 4),
             "frames_analyzed": self.frames_analyzed,
             "frames_with_faces": self.frames_with_faces,
@@ -62,6 +79,7 @@ class VideoSummary:
             "tracks": [t.as_dict() for t in self.tracks],
             "model": self.model.name,
             "model_trained": self.model.trained,
+            "calibration": self.model.calibration.method,
         }
 
 
@@ -75,7 +93,10 @@ class _TrackAcc:
     last_t: float
     seen: int = 0
     probs: list[float] = field(default_factory=list)
+    raws: list[float] = field(default_factory=list)
     max_rolling: float | None = None
+    max_evidence: float = 0.0
+    judgement: FaceState = FaceState.GATHERING
 
 
 class SummaryBuilder:
@@ -88,6 +109,7 @@ class SummaryBuilder:
         self._frames = 0
         self._frames_with_faces = 0
         self._frame_max: list[float] = []
+        self._frame_max_raw: list[float] = []
         self._tracks: dict[int, _TrackAcc] = {}
 
     def add(self, result: FrameResult) -> None:
@@ -95,15 +117,23 @@ class SummaryBuilder:
         if result.faces:
             self._frames_with_faces += 1
         probs = [f.prob for f in result.faces if f.state is ScoreState.ANALYZING and f.prob is not None]
+        raws = [f.raw for f in result.faces if f.state is ScoreState.ANALYZING and f.raw is not None]
         if probs:
             self._frame_max.append(max(probs))
+        if raws:
+            self._frame_max_raw.append(max(raws))
         for face in result.faces:
             acc = self._tracks.setdefault(face.track_id, _TrackAcc(face.t, face.t))
             acc.last_t, acc.seen = face.t, acc.seen + 1
             if face.prob is not None:
                 acc.probs.append(face.prob)
+            if face.raw is not None:
+                acc.raws.append(face.raw)
             if face.rolling is not None:
                 acc.max_rolling = max(acc.max_rolling or 0.0, face.rolling)
+            acc.max_evidence = max(acc.max_evidence, face.evidence)
+            if face.judgement.rank > acc.judgement.rank:
+                acc.judgement = face.judgement
 
     def build(self) -> VideoSummary:
         threshold = self._model.threshold
@@ -119,6 +149,7 @@ class SummaryBuilder:
             faces_seen=len(self._tracks),
             tracks=tracks,
             model=self._model,
+            video_score_raw=_mean(self._frame_max_raw),
         )
 
     def _track(self, track_id: int, acc: _TrackAcc, threshold: float) -> TrackSummary:
@@ -132,4 +163,11 @@ class SummaryBuilder:
             mean_prob=mean,
             max_rolling=acc.max_rolling,
             verdict=verdict(mean, len(acc.probs), threshold, self._scoring, self._model.trained),
+            judgement=acc.judgement,
+            max_evidence=acc.max_evidence,
+            mean_raw=_mean(acc.raws),
         )
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None

@@ -119,6 +119,33 @@ class ScoreState(StrEnum):
     ABSTAIN = "abstain"
 
 
+class FaceState(StrEnum):
+    """What a person is told about a face, from the sequential alert rule (`detector.evidence`)."""
+
+    GATHERING = "gathering_evidence"  # too few scored frames to say anything
+    REAL = "looks_real"
+    UNCERTAIN = "uncertain"
+    LIKELY_FAKE = "likely_fake"  # evidence is building towards the alert bound
+    ALERT = "alert"  # the evidence crossed the bound and has not fallen back below the release level
+
+    @property
+    def rank(self) -> int:
+        """Severity order: a summary reports the most severe state a face reached."""
+        return list(FaceState).index(self)
+
+
+@dataclass(frozen=True)
+class RunFrame:
+    """A scored frame of the run of evidence that led to an alert (its reasons, in the alert)."""
+
+    t: float
+    prob: float  # calibrated
+    increment: float  # what it added to the evidence: clipped log-odds minus drift
+
+    def as_list(self) -> list[float]:
+        return [round(self.t, 3), round(self.prob, 4), round(self.increment, 3)]
+
+
 class Verdict(StrEnum):
     REAL = "real"
     FAKE = "fake"
@@ -127,12 +154,16 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class FaceScore:
-    """The model's view of one face in one analyzed frame."""
+    """The model's view of one face in one analyzed frame.
+
+    `prob` is the calibrated probability (what a person is shown), `raw` the model's own output before
+    calibration; `evidence` and `judgement` come from the track's sequential alert rule.
+    """
 
     stream_id: str
     track_id: int
     t: float
-    prob: float | None  # None when abstaining
+    prob: float | None  # calibrated; None when abstaining
     rolling: float | None
     state: ScoreState
     box: Box
@@ -141,6 +172,11 @@ class FaceScore:
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
     # The face mesh in frame pixels when `mesh.enabled` (per-track landmark motion for the model).
     landmarks: MeshLandmarks | None = field(default=None, repr=False, compare=False)
+    raw: float | None = None  # the model's output before calibration
+    evidence: float = 0.0  # the track's accumulated log-odds evidence (CUSUM) after this frame
+    judgement: FaceState = FaceState.GATHERING
+    # Where the track's alert starts at this frame: the scored frames that built its evidence.
+    run: tuple[RunFrame, ...] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -148,7 +184,10 @@ class FaceScore:
             "track": self.track_id,
             "t": round(self.t, 3),
             "prob": None if self.prob is None else round(self.prob, 4),
+            "raw": None if self.raw is None else round(self.raw, 4),
             "rolling": None if self.rolling is None else round(self.rolling, 4),
+            "evidence": round(self.evidence, 3),
+            "judgement": self.judgement.value,
             "state": self.state.value,
             "box": self.box.as_list(),
             "quality": self.quality.as_dict(),

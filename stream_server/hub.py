@@ -92,7 +92,7 @@ class Hub:
         # CPU seconds per stage, accumulated by the analyzer itself (absent on test doubles).
         self.stage_times = getattr(analyzer, "times", None)
         self.streams = StreamTable(clock, config.scheduler.fps_window_s)
-        self.alerts = AlertTracker(config.events, self.info.threshold, self.info.trained)
+        self.alerts = AlertTracker(config.events, self.info.rule.bound, self.info.trained)
         self.evidence = EvidenceKeeper(sink)
         self.scheduler = Scheduler(
             analyzer, config.scheduler, self._on_results, self._on_closed, self.metrics.observe_batch
@@ -135,6 +135,8 @@ class Hub:
             "software_version": __version__,
             "threshold": self.info.threshold,
             "trained": self.info.trained,
+            "bound": self.info.rule.bound,
+            "calibration": self.info.calibration.method,
         }
         return StreamRecord(stream_id, name, source.kind.value, source.display, source.sha256, created, model)
 

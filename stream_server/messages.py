@@ -12,7 +12,7 @@ from detector.pipeline import ModelInfo
 from detector.types import FaceScore
 from stream_server.types import Alert
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: calibrated `prob`, `raw`, `evidence`, `judgement`; alerts by evidence
 
 Message = dict[str, Any]
 
@@ -28,6 +28,12 @@ def model_dict(info: ModelInfo) -> dict[str, Any]:
         "threshold": info.threshold,
         "input_size": info.input_size,
         "uncertain_margin": info.uncertain_margin,
+        "calibration": info.calibration.method,
+        "bound": info.rule.bound,
+        "frame_clip": info.rule.clip,
+        "drift": info.rule.drift,
+        "release": info.rule.release,
+        "min_frames": info.rule.min_frames,
     }
 
 
@@ -61,6 +67,10 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
         "peak": round(alert.peak, 4),
         "started_t": round(alert.started_t, 3),
         "reason": alert.reason,
+        "evidence": round(alert.evidence, 3),
+        "peak_evidence": round(alert.peak_evidence, 3),
+        "bound": round(alert.bound, 3),
+        "frames": [f.as_list() for f in alert.frames],
     }
 
 

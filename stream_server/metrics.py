@@ -104,7 +104,12 @@ class _StateCollector(Collector):
             [], {"name": info.name, "threshold": str(info.threshold), "trained": str(info.trained).lower()}
         )
         yield model
-        yield GaugeMetricFamily(f"{_PREFIX}_threshold", "Fake threshold of the rolling score.", value=info.threshold)
+        yield GaugeMetricFamily(
+            f"{_PREFIX}_threshold", "Verdict threshold on the calibrated probability.", value=info.threshold
+        )
+        yield GaugeMetricFamily(
+            f"{_PREFIX}_alert_bound", "Evidence at which a face alerts (the sequential rule).", value=info.rule.bound
+        )
 
 
 def _stream_metrics(streams: list[dict[str, Any]]) -> Iterator[Metric]:

@@ -7,12 +7,14 @@ the detector's (detector/report), shared with `analyze --report`.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
 from detector.config import ScoringConfig
 from detector.report.data import Report, ReportAlert, ReportModel, ReportSource, ScorePoint, build_report
+from detector.types import FaceState, RunFrame
 from stream_server.store import ScoreStore
 
 MAX_POINTS = 200_000  # ~3.7 h of one face at 15 fps; beyond that the report says it is cut short
@@ -31,12 +33,27 @@ def stream_report(
     record, ended = found
     source = ReportSource(record.id, record.name, record.kind, record.source, record.sha256, record.created, ended)
     m = record.model
-    model = ReportModel(str(m["name"]), str(m["software_version"]), float(m["threshold"]), bool(m["trained"]))
+    model = ReportModel(
+        str(m["name"]),
+        str(m["software_version"]),
+        float(m["threshold"]),
+        bool(m["trained"]),
+        float(m.get("bound", 0.0)),
+        str(m.get("calibration", "identity")),
+    )
     rows = store.report_points(stream_id, MAX_POINTS + 1)
-    points = [ScorePoint(r["track"], r["t"], r["prob"], r["rolling"], r["reason"]) for r in rows[:MAX_POINTS]]
+    points = [_point(r) for r in rows[:MAX_POINTS]]
     alerts = [_alert(row) for row in store.events(stream_id, None, MAX_ALERTS)]
     crops = store.crops(stream_id)
     return build_report(source, model, points, alerts, crops, scoring, wall_clock(), len(rows) > MAX_POINTS)
+
+
+def _point(r: sqlite3.Row) -> ScorePoint:
+    # Rows written before the sequential rule existed have no raw, evidence or state.
+    judgement = FaceState(r["judgement"]) if r["judgement"] else FaceState.GATHERING
+    return ScorePoint(
+        r["track"], r["t"], r["prob"], r["rolling"], r["reason"], r["raw"], r["evidence"] or 0.0, judgement
+    )
 
 
 def _alert(row: dict[str, Any]) -> ReportAlert:
@@ -49,4 +66,7 @@ def _alert(row: dict[str, Any]) -> ReportAlert:
         row["end_wall"],
         row["peak"],
         row["end_reason"],
+        row["evidence"] or 0.0,
+        row["peak_evidence"] or 0.0,
+        tuple(RunFrame(float(t), float(p), float(i)) for t, p, i in row["frames"]),
     )

@@ -42,7 +42,10 @@ CREATE TABLE IF NOT EXISTS scores (
     rolling REAL,
     state TEXT NOT NULL,
     box TEXT NOT NULL,
-    reason TEXT
+    reason TEXT,
+    raw REAL,
+    evidence REAL,
+    judgement TEXT
 );
 CREATE INDEX IF NOT EXISTS scores_stream_t ON scores (stream, t);
 CREATE TABLE IF NOT EXISTS events (
@@ -54,7 +57,11 @@ CREATE TABLE IF NOT EXISTS events (
     end_t REAL,
     end_wall REAL,
     peak REAL NOT NULL,
-    end_reason TEXT
+    end_reason TEXT,
+    evidence REAL,
+    peak_evidence REAL,
+    bound REAL,
+    frames TEXT
 );
 CREATE INDEX IF NOT EXISTS events_start ON events (start_wall);
 CREATE TABLE IF NOT EXISTS streams (
@@ -79,7 +86,16 @@ CREATE TABLE IF NOT EXISTS crops (
 );
 """
 # Added after the first release: a database written before it gains the column at open.
-_MIGRATIONS = (("scores", "reason", "ALTER TABLE scores ADD COLUMN reason TEXT"),)
+_MIGRATIONS = (
+    ("scores", "reason", "ALTER TABLE scores ADD COLUMN reason TEXT"),
+    ("scores", "raw", "ALTER TABLE scores ADD COLUMN raw REAL"),
+    ("scores", "evidence", "ALTER TABLE scores ADD COLUMN evidence REAL"),
+    ("scores", "judgement", "ALTER TABLE scores ADD COLUMN judgement TEXT"),
+    ("events", "evidence", "ALTER TABLE events ADD COLUMN evidence REAL"),
+    ("events", "peak_evidence", "ALTER TABLE events ADD COLUMN peak_evidence REAL"),
+    ("events", "bound", "ALTER TABLE events ADD COLUMN bound REAL"),
+    ("events", "frames", "ALTER TABLE events ADD COLUMN frames TEXT"),
+)
 
 
 @dataclass(frozen=True)
@@ -118,10 +134,14 @@ _Row = tuple[str, tuple[Any, ...]]
 _Item = _Row | _Crop | _Barrier | None
 
 _INSERT_SCORE = (
-    "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO scores (stream, track, t, wall, prob, rolling, state, box, reason, raw, evidence, judgement) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_EVENT = "INSERT OR REPLACE INTO events (id, stream, track, start_t, start_wall, peak) VALUES (?, ?, ?, ?, ?, ?)"
-_END_EVENT = "UPDATE events SET end_t = ?, end_wall = ?, peak = ?, end_reason = ? WHERE id = ?"
+_INSERT_EVENT = (
+    "INSERT OR REPLACE INTO events (id, stream, track, start_t, start_wall, peak, evidence, peak_evidence, bound, "
+    "frames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_END_EVENT = "UPDATE events SET end_t = ?, end_wall = ?, peak = ?, end_reason = ?, peak_evidence = ? WHERE id = ?"
 _INSERT_STREAM = (
     "INSERT OR REPLACE INTO streams (id, name, kind, source, sha256, created, model) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
@@ -188,7 +208,8 @@ class ScoreStore:
         for face in faces:
             row = (face.stream_id, face.track_id, face.t, wall, face.prob, face.rolling, face.state.value)
             reason = face.quality.reason if face.prob is None else None
-            self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()), reason)))
+            rule = (face.raw, face.evidence, face.judgement.value)
+            self._queue.put((_INSERT_SCORE, (*row, json.dumps(face.box.as_list()), reason, *rule)))
 
     def add_stream(self, record: StreamRecord) -> None:
         """Queue a new stream's record (for its report). Called on the event loop, so it never waits."""
@@ -211,9 +232,11 @@ class ScoreStore:
     def add_alert(self, alert: Alert) -> None:
         if alert.phase is AlertPhase.START:
             row = (alert.id, alert.stream_id, alert.track_id, alert.started_t, alert.started_wall, alert.peak)
-            self._queue.put((_INSERT_EVENT, row))
+            frames = json.dumps([f.as_list() for f in alert.frames])
+            self._queue.put((_INSERT_EVENT, (*row, alert.evidence, alert.peak_evidence, alert.bound, frames)))
         else:
-            self._queue.put((_END_EVENT, (alert.t, alert.wall, alert.peak, alert.reason, alert.id)))
+            end = (alert.t, alert.wall, alert.peak, alert.reason, alert.peak_evidence, alert.id)
+            self._queue.put((_END_EVENT, end))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is committed."""
@@ -267,7 +290,7 @@ class ScoreStore:
     def timeline(
         self, stream_id: str, since: float | None, until: float | None, track: int | None, limit: int
     ) -> list[dict[str, Any]]:
-        sql = "SELECT track, t, wall, prob, rolling, state, box FROM scores WHERE stream = ?"
+        sql = "SELECT track, t, wall, prob, raw, rolling, evidence, judgement, state, box FROM scores WHERE stream = ?"
         params: list[Any] = [stream_id]
         for clause, value in (("t >= ?", since), ("t <= ?", until), ("track = ?", track)):
             if value is not None:
@@ -288,7 +311,7 @@ class ScoreStore:
             sql += " AND end_wall IS NULL" if active else " AND end_wall IS NOT NULL"
         sql += " ORDER BY start_wall DESC LIMIT ?"
         params.append(limit)
-        return [dict(r) for r in self._query(sql, params)]
+        return [{**dict(r), "frames": json.loads(r["frames"] or "[]")} for r in self._query(sql, params)]
 
     def stream_record(self, stream_id: str) -> tuple[StreamRecord, float | None] | None:
         """The stream's record and when it ended (None while it runs), or None if never stored."""
@@ -301,8 +324,11 @@ class ScoreStore:
         return record, r["ended"]
 
     def report_points(self, stream_id: str, limit: int) -> list[sqlite3.Row]:
-        """Track, time, probability, rolling score and abstention reason of the first `limit` scores."""
-        sql = "SELECT track, t, prob, rolling, reason FROM scores WHERE stream = ? ORDER BY t, id LIMIT ?"
+        """Track, time, probabilities, rolling score, evidence, state and abstention reason of the first scores."""
+        sql = (
+            "SELECT track, t, prob, rolling, reason, raw, evidence, judgement FROM scores WHERE stream = ? "
+            "ORDER BY t, id LIMIT ?"
+        )
         return self._query(sql, (stream_id, limit))
 
     def crops(self, stream_id: str) -> list[EvidenceCrop]:

@@ -14,6 +14,7 @@ import torch
 
 from detector.config import Config
 from detector.pipeline import Analyzer
+from tests.helpers.alerting import alerting_sections, write_always_fake
 from tests.helpers.media import Clips, MissingMedia, carphone_clip
 
 
@@ -24,6 +25,15 @@ def analyzer() -> Analyzer:
     # suite sees the same untrained model and the same scores.
     torch.manual_seed(0)
     return Analyzer(Config())
+
+
+@pytest.fixture(scope="session")
+def alerting_analyzer(analyzer: Analyzer, tmp_path_factory: pytest.TempPathFactory) -> Analyzer:
+    """The session's detector and model behind a calibration that calls every face fake: every face alerts
+    (tests/helpers/alerting.py). It shares the loaded networks; only its ONNX export is its own."""
+    calibration = write_always_fake(tmp_path_factory.mktemp("calibration"))
+    config = Config.model_validate(alerting_sections(calibration))
+    return Analyzer(config, detector=analyzer.detector, model=analyzer.model)
 
 
 @pytest.fixture(scope="session")

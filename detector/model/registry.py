@@ -1,9 +1,12 @@
 """Named models and their checkpoints.
 
 A checkpoint is a torch file holding a dict: `name`, `trained`, `input_size`, `threshold`, `metrics`,
-`state_dict` (float16 to keep the shipped file small) and `recipe`. The bundled checkpoint lives in
-`detector/model/weights/`; without it the analyzer runs on an ImageNet backbone and an untrained head
-and says so (`model_trained: false`).
+`state_dict` (float16 to keep the shipped file small) and `recipe`; since the alert rule became
+sequential also `calibration` (Platt parameters with the clips they were fitted on) and `alert` (the
+rule's bound, per-frame clip and drift, with how the bound was chosen). A checkpoint without them loads
+with the identity calibration and the documented default rule (`detector.evidence.AlertRule()`). The
+bundled checkpoint lives in `detector/model/weights/`; without it the analyzer runs on an ImageNet
+backbone and an untrained head and says so (`model_trained: false`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 import torch
 
+from detector.calibration import Calibration, CalibrationError
 from detector.faces.align import ZOOM
 from detector.model.errors import ModelLoadError
 from detector.model.network import CELL_INPUT, PROJ, DeepfakeNet
@@ -45,6 +49,9 @@ class LoadedModel:
     def align_size(self) -> int:
         """Side of the aligned crop the analyzer cuts the model's views from."""
         return self.views.align_size
+
+    calibration: Calibration = field(default_factory=Calibration)
+    alert: dict[str, Any] = field(default_factory=dict)  # bound, clip, drift (+ how chosen); {} = defaults
 
 
 def save_checkpoint(
@@ -77,11 +84,15 @@ def save_checkpoint(
     tmp.replace(path)
 
 
-def recalibrated(weights: Path | None, out: Path, threshold: float, note: str) -> None:
-    """Copy a checkpoint (default: the bundled one) with a new threshold and a note on how it was set."""
+def with_alerting(
+    weights: Path | None, out: Path, calibration: Calibration | None = None, alert: dict[str, Any] | None = None
+) -> None:
+    """Copy a checkpoint (default: the bundled one) with a new calibration and/or alert rule stored in it."""
     payload = _read(weights if weights is not None else BUNDLED_WEIGHTS)
-    payload["threshold"] = float(threshold)
-    payload["metrics"] = {**payload.get("metrics", {}), "threshold": float(threshold), "calibration": note}
+    if calibration is not None:
+        payload["calibration"] = calibration.as_dict()
+    if alert is not None:
+        payload["alert"] = dict(alert)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     torch.save(payload, tmp)
@@ -112,6 +123,8 @@ def load_model(weights: Path | None) -> LoadedModel:
         metrics=dict(payload.get("metrics", {})),
         crop_zoom=views.zoom,
         views=views,
+        calibration=_calibration(path, payload),
+        alert=dict(payload.get("alert", {})),
     )
 
 
@@ -121,6 +134,15 @@ def checkpoint_views(payload: dict[str, Any]) -> ViewSpec:
         return ViewSpec(**payload["views"])
     size = int(payload.get("input_size", INPUT_SIZE))
     return ViewSpec(align_size=size, face_size=size, mouth_size=0, zoom=float(payload.get("crop_zoom", ZOOM)))
+
+
+def _calibration(path: Path, payload: dict[str, Any]) -> Calibration:
+    if "calibration" not in payload:
+        return Calibration()  # checkpoints from before calibration: the raw output, unchanged
+    try:
+        return Calibration.from_dict(payload["calibration"])
+    except CalibrationError as exc:
+        raise ModelLoadError(f"checkpoint {path}: {exc}") from exc
 
 
 def _with_motion_inputs(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

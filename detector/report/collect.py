@@ -44,12 +44,12 @@ def file_sha256(path: Path) -> str:
 
 
 def report_model(info: ModelInfo) -> ReportModel:
-    return ReportModel(info.name, __version__, info.threshold, info.trained)
+    return ReportModel(info.name, __version__, info.threshold, info.trained, info.rule.bound, info.calibration.method)
 
 
 def point_of(face: FaceScore) -> ScorePoint:
     reason = face.quality.reason if face.prob is None else None
-    return ScorePoint(face.track_id, face.t, face.prob, face.rolling, reason)
+    return ScorePoint(face.track_id, face.t, face.prob, face.rolling, reason, face.raw, face.evidence, face.judgement)
 
 
 def pair_alerts(alerts: list[Alert]) -> list[ReportAlert]:
@@ -65,6 +65,9 @@ def pair_alerts(alerts: list[Alert]) -> list[ReportAlert]:
             ends[a.id].wall if a.id in ends else None,
             ends[a.id].peak if a.id in ends else a.peak,
             ends[a.id].reason if a.id in ends else None,
+            a.evidence,
+            ends[a.id].peak_evidence if a.id in ends else a.peak_evidence,
+            a.frames,
         )
         for a in alerts
         if a.phase is AlertPhase.START
@@ -80,7 +83,7 @@ class ReportCollector:
         self._info = info
         self._scoring = scoring
         self._clock = wall_clock
-        self._alerts = AlertTracker(events, info.threshold, info.trained)
+        self._alerts = AlertTracker(events, info.rule.bound, info.trained)
         self._picker = PeakPicker()
         self._points: list[ScorePoint] = []
         self._raised: list[Alert] = []

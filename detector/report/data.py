@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from detector.config import ScoringConfig
 from detector.scoring import verdict
-from detector.types import Verdict
+from detector.types import FaceState, RunFrame, Verdict
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: calibrated probabilities, evidence, states and the frames behind each alert
 
 
 class ReportError(OSError):
@@ -37,6 +37,8 @@ class ReportModel:
     software_version: str
     threshold: float
     trained: bool
+    bound: float = 0.0  # the alert rule's evidence bound
+    calibration: str = "identity"
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,12 @@ class ScorePoint:
 
     track_id: int
     t: float
-    prob: float | None  # None when the model abstained
+    prob: float | None  # calibrated; None when the model abstained
     rolling: float | None
     abstain_reason: str | None = None
+    raw: float | None = None  # the model's output before calibration
+    evidence: float = 0.0
+    judgement: FaceState = FaceState.GATHERING
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,9 @@ class ReportAlert:
     end_wall: float | None
     peak: float
     end_reason: str | None
+    evidence: float = 0.0  # at the start
+    peak_evidence: float = 0.0
+    frames: tuple[RunFrame, ...] = ()  # the scored frames that built the evidence
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,8 @@ class TrackReport:
     mean_prob: float | None
     max_rolling: float | None
     verdict: Verdict
+    judgement: FaceState
+    max_evidence: float
     points: tuple[ScorePoint, ...]
     abstentions: tuple[Abstention, ...]
     crops: tuple[EvidenceCrop, ...]
@@ -131,6 +141,8 @@ class Report:
                 "software_version": self.model.software_version,
                 "threshold": round(self.model.threshold, 4),
                 "trained": self.model.trained,
+                "bound": round(self.model.bound, 3),
+                "calibration": self.model.calibration,
             },
             "first_t": _round(self.first_t),
             "last_t": _round(self.last_t),
@@ -149,11 +161,13 @@ def meaning_of(model: ReportModel) -> str:
             "is real or fake, and no alerts were raised from them."
         )
     return (
-        f"A score is the model's estimated probability that a face was synthesised or manipulated; a rolling "
-        f"score at or above {model.threshold:.2f} raises an alert. It means the model found patterns it "
-        f"associates with deepfakes, not that manipulation is proven, and a low score does not prove a face is "
-        f"genuine: compression, lighting, pose and faces unlike its training data can move it either way. "
-        f"Treat it as a reason to look closer, alongside other evidence."
+        f"A probability is the model's estimate, calibrated on held-out clips with real and fake equally likely, "
+        f"that a face was synthesised or manipulated. An alert is raised when a face's evidence (the log-odds of "
+        f"its frames added up over time, each frame's share limited, draining back while the face looks real) "
+        f"reaches {model.bound:.1f}. It means the model kept finding patterns it associates with deepfakes, not "
+        f"that manipulation is proven, and a low score does not prove a face is genuine: compression, lighting, "
+        f"pose and faces unlike its training data can move it either way. Treat it as a reason to look closer, "
+        f"alongside other evidence."
     )
 
 
@@ -197,6 +211,7 @@ def _track(
     probs = [p.prob for p in points if p.prob is not None]
     rolling = [p.rolling for p in points if p.rolling is not None]
     mean = sum(probs) / len(probs) if probs else None
+    reached = max((p.judgement for p in points), key=lambda s: s.rank, default=FaceState.GATHERING)
     return TrackReport(
         track_id=track_id,
         first_t=points[0].t,
@@ -206,6 +221,8 @@ def _track(
         mean_prob=mean,
         max_rolling=max(rolling) if rolling else None,
         verdict=verdict(mean, len(probs), model.threshold, scoring, model.trained),
+        judgement=reached,
+        max_evidence=max((p.evidence for p in points), default=0.0),
         points=tuple(points),
         abstentions=_abstentions(points),
         # Alert crops first (in time order), then the peaks from the highest score down.
@@ -248,6 +265,9 @@ def _alert_dict(alert: ReportAlert) -> dict[str, object]:
         "end_wall": _round(alert.end_wall),
         "peak": _round(alert.peak, 4),
         "end_reason": alert.end_reason,
+        "evidence": _round(alert.evidence),
+        "peak_evidence": _round(alert.peak_evidence),
+        "frames": [f.as_list() for f in alert.frames],
     }
 
 
@@ -258,8 +278,10 @@ def _track_dict(track: TrackReport) -> dict[str, object]:
         "last_t": _round(track.last_t),
         "frames_seen": track.frames_seen,
         "frames_scored": track.frames_scored,
+        "judgement": track.judgement.value,
         "mean_prob": _round(track.mean_prob, 4),
         "max_rolling": _round(track.max_rolling, 4),
+        "max_evidence": _round(track.max_evidence),
         "verdict": track.verdict.value,
         "abstentions": [
             {"reason": a.reason, "frames": a.frames, "first_t": _round(a.first_t), "last_t": _round(a.last_t)}
@@ -269,5 +291,15 @@ def _track_dict(track: TrackReport) -> dict[str, object]:
         "crops": [
             {"t": _round(c.t), "score": _round(c.score, 4), "why": c.why, "image": c.data_uri()} for c in track.crops
         ],
-        "points": [[_round(p.t), _round(p.prob, 4), _round(p.rolling, 4), p.abstain_reason] for p in track.points],
+        "points": [
+            [
+                _round(p.t),
+                _round(p.prob, 4),
+                _round(p.rolling, 4),
+                p.abstain_reason,
+                _round(p.raw, 4),
+                _round(p.evidence),
+            ]
+            for p in track.points
+        ],
     }

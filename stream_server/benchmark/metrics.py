@@ -1,9 +1,11 @@
 """Benchmark figures from clip outcomes: AUC/AP/EER overall, per family and per generator (each family's
 fakes against the same reals), rates at the shipped threshold, TPR at fixed video FPRs, time to first
-alert and false alerts per hour. Pure functions of the outcomes, so hand-made lists give known values."""
+alert and false alerts per hour with its 95 % upper bound. Pure functions of the outcomes, so hand-made
+lists give known values."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,28 +80,74 @@ def quantile_or_never(times: list[float | None], q: float) -> float | None:
 
 
 def time_to_alert(outcomes: list[ClipOutcome]) -> dict[str, Any]:
-    """Seconds of video before the first alert on scored fake clips."""
+    """Seconds of video before the first alert on scored fake clips: over all of them (a clip that never
+    alerts counting as the latest) and over those that alerted."""
     fakes = [o for o in outcomes if o.label == 1 and o.status is ClipStatus.SCORED]
     times = [o.first_alert_s for o in fakes]
+    alerted = [t for t in times if t is not None]
     return {
         "clips": len(fakes),
-        "alerted": sum(t is not None for t in times),
+        "alerted": len(alerted),
+        "share_alerted": len(alerted) / len(fakes) if fakes else None,
         "median_s": quantile_or_never(times, 0.5),
         "p90_s": quantile_or_never(times, 0.9),
+        "median_alerted_s": quantile_or_never(list(alerted), 0.5),
+        "p90_alerted_s": quantile_or_never(list(alerted), 0.9),
     }
 
 
+def poisson_upper(count: int, level: float = 0.95) -> float:
+    """One-sided upper confidence bound on a Poisson mean after observing `count` events (exact).
+
+    With no event it is -ln(1 - level): 3.0 at 95 %, the "rule of three".
+    """
+    if count == 0:
+        return -math.log(1 - level)
+
+    def cdf(mean: float) -> float:  # P(X <= count)
+        term = total = math.exp(-mean)
+        for k in range(1, count + 1):
+            term *= mean / k
+            total += term
+        return total
+
+    low, high = float(count), float(count) + 10 * math.sqrt(count + 1) + 10
+    for _ in range(200):
+        mid = (low + high) / 2
+        if cdf(mid) > 1 - level:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
 def false_alerts(outcomes: list[ClipOutcome]) -> dict[str, Any]:
-    """Alerts started on real clips per hour of analyzed real video."""
+    """Alerts started on real clips per hour of analyzed real video, with a 95 % upper bound."""
     reals = [o for o in outcomes if o.label == 0 and o.status is not ClipStatus.ERROR]
     hours = sum(o.duration_s for o in reals) / 3600
     count = sum(o.alerts for o in reals)
+    upper = poisson_upper(count) / hours if hours > 0 else None
     return {
         "alerts": count,
         "real_hours": hours,
         "per_hour": count / hours if hours > 0 else None,
+        "per_hour_upper95": upper,
+        "real_clips": len(reals),
         "real_clips_with_alert": sum(1 for o in reals if o.alerts),
+        "note": _rate_note(count, hours, upper),
     }
+
+
+def _rate_note(count: int, hours: float, upper: float | None) -> str:
+    if upper is None:
+        return "no real video analyzed"
+    if count == 0:
+        return (
+            f"no false alert in {hours * 60:.1f} min of real video; the 95 % upper bound is 3 / {hours:.3f} h = "
+            f"{upper:.1f} per hour (rule of three): {hours * 60:.0f} minutes cannot show a rate under "
+            f"{upper:.0f} per hour, let alone under 1 per hour"
+        )
+    return f"{count} false alerts in {hours * 60:.1f} min of real video; 95 % upper bound {upper:.1f} per hour"
 
 
 def unscored(outcomes: Iterable[ClipOutcome]) -> list[dict[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -12,6 +12,20 @@ class ClipStatus(StrEnum):
     NO_FACE = "no_face"  # the detector found no face in any analyzed frame
     ABSTAINED = "abstained"  # faces were found but every one was too small, blurred or turned away
     ERROR = "error"  # the clip could not be read
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    """One face in one analyzed frame of a clip: the model's raw probability, or why it abstained.
+
+    The alert rule and the calibration are functions of these rows, so a benchmark's `frames.csv` lets
+    them be re-chosen and re-measured without running the model again (`stream_server.benchmark.replay`).
+    """
+
+    track: int
+    t: float  # stream seconds
+    raw: float | None  # the model's output before calibration; None when the face abstained
+    reason: str = ""  # why it abstained
 
 
 @dataclass(frozen=True)
@@ -33,8 +47,10 @@ class ClipOutcome:
     first_alert_s: float | None = None
     abstentions: int = 0  # face-frames the quality gate abstained on
     reason: str = ""  # why a clip has no score
+    start_t: float = 0.0  # stream time of the first analyzed frame (alert times count from it)
+    frames: tuple[FrameRow, ...] = field(default=(), repr=False, compare=False)
 
     def as_row(self) -> dict[str, Any]:
-        row = asdict(self)
+        row = {k: v for k, v in asdict(self).items() if k != "frames"}
         row["status"] = self.status.value
         return row

@@ -1,4 +1,5 @@
-"""The benchmark report: the protocol, the figures, a per-clip CSV, a ROC plot and a text table."""
+"""The benchmark report: the protocol, the figures, a per-clip CSV, the per-frame scores, a ROC plot and a
+text table."""
 
 from __future__ import annotations
 
@@ -17,32 +18,44 @@ if TYPE_CHECKING:
     from detector.pipeline import ModelInfo
 
 
-def protocol(config: Config, info: ModelInfo, source: str, split: str | None) -> dict[str, Any]:
+def protocol(config: Config, info: ModelInfo, sources: list[str], splits: list[str] | None) -> dict[str, Any]:
     """How every number in the report was measured."""
     return {
-        "input": source,
-        "split": split,
+        "input": sources,
+        "split": splits,
         "model": info.name,
         "model_trained": info.trained,
         "threshold": info.threshold,
         "uncertain_margin": info.uncertain_margin,
+        "calibration_method": info.calibration.method,
+        "bound": info.rule.bound,
+        "frame_clip": info.rule.clip,
+        "drift": info.rule.drift,
         "analysis_fps": config.analysis.fps,
         "path": "the analyze/serve path: decode, face detection and tracking, quality gate, streaming CNN-LSTM "
         "per track, rolling score, verdict, and the server's alert rule",
         "face_aggregation": "per analyzed frame, the highest fake probability over its scored faces",
         "frame_aggregation": "video score = mean of those per-frame values over the clip's frames with a score",
+        "calibration": f"every probability is the model's output calibrated ({info.calibration.method}) to "
+        "P(fake) at equal priors; the raw output is kept in frames.csv",
         "verdict": f"fake at or above the threshold, real below threshold - {info.uncertain_margin}, else uncertain "
         f"(and uncertain with fewer than {config.scoring.min_frames} scored frames)",
-        "alert_rule": f"a track's rolling score reaches the threshold after >= {config.events.min_frames} scored "
-        f"frames; it ends {config.events.hysteresis} below it",
+        "alert_rule": f"per face track, Page's CUSUM of calibrated per-frame log-odds clipped to +-{info.rule.clip}, "
+        f"minus a drift of {info.rule.drift} per scored frame, floored at 0 (abstained frames add nothing); an "
+        f"alert starts at evidence {info.rule.bound} after >= {info.rule.min_frames} scored frames and ends below "
+        f"{info.rule.release} x the bound",
+        "false_alerts": "alerts started on real clips per hour of analyzed real video, with the exact one-sided "
+        "95 % Poisson upper bound (3 / hours when there are none: the rule of three)",
         "family_and_generator_figures": "each family's (generator's) fakes against all real clips",
         "time_to_first_alert": "seconds of video from the clip's first analyzed frame to the first alert; a fake "
-        "clip that never alerts counts as later than every other (a quantile landing there is null)",
+        "clip that never alerts counts as later than every other (a quantile landing there is null); "
+        "*_alerted_s: among the fakes that alerted",
+        "alert_curve": "the same alert figures recomputed from the stored per-frame scores as the bound varies",
     }
 
 
-def write_outputs(out: Path, report: dict[str, Any], outcomes: list[ClipOutcome]) -> None:
-    """report.json, clips.csv and roc.png in `out`."""
+def write_outputs(out: Path, report: dict[str, Any], outcomes: list[ClipOutcome], roc: bool = True) -> None:
+    """report.json, clips.csv, frames.csv and (with `roc`) roc.png in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     rows = [o.as_row() for o in outcomes]
@@ -50,7 +63,23 @@ def write_outputs(out: Path, report: dict[str, Any], outcomes: list[ClipOutcome]
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["name"])
         writer.writeheader()
         writer.writerows(rows)
-    plot_roc(outcomes, report, out / "roc.png")
+    write_frames(out / "frames.csv", outcomes)
+    if roc:
+        plot_roc(outcomes, report, out / "roc.png")
+
+
+FRAME_COLUMNS = ["clip", "label", "track", "t", "raw", "reason"]
+
+
+def write_frames(path: Path, outcomes: list[ClipOutcome]) -> None:
+    """Every face of every analyzed frame with the model's raw probability (what `replay` reads back)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FRAME_COLUMNS)
+        for o in outcomes:
+            for f in o.frames:  # repr: the exact values, so a replay reproduces the live run to the last bit
+                raw = "" if f.raw is None else repr(f.raw)
+                writer.writerow([o.name, o.label, f.track, repr(f.t), raw, f.reason])
 
 
 def plot_roc(outcomes: list[ClipOutcome], report: dict[str, Any], path: Path) -> None:
@@ -86,6 +115,42 @@ def plot_roc(outcomes: list[ClipOutcome], report: dict[str, Any], path: Path) ->
     plt.close(fig)
 
 
+def plot_alert_curve(report: dict[str, Any], path: Path) -> None:
+    """False alerts per hour of real video against the fakes' median time to first alert, as the bound
+    varies; each point is labelled with its bound and the share of fakes that alert."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
+    bound = report["protocol"]["bound"]
+    points = [
+        (row["bound"], row["time_to_first_alert"], row["false_alerts"])
+        for row in report["alert_curve"]
+        if row["time_to_first_alert"]["median_alerted_s"] is not None and row["false_alerts"]["per_hour"] is not None
+    ]
+    xs = [tta["median_alerted_s"] for _, tta, _ in points]
+    ys = [fa["per_hour"] for _, _, fa in points]
+    ups = [fa["per_hour_upper95"] for _, _, fa in points]
+    ax.plot(xs, ys, marker="o", ms=3, label="false alerts per hour")
+    ax.plot(xs, ups, ls=":", color="grey", label="95 % upper bound")
+    for i, (b, tta, fa) in enumerate(points):
+        in_force = abs(b - bound) < 1e-3
+        if in_force or i % 3 == 0:  # every third point, so the labels stay readable
+            text = f"{'* ' if in_force else ''}h={b:.1f}: {tta['share_alerted']:.0%}"
+            ax.annotate(text, (tta["median_alerted_s"], fa["per_hour"]), fontsize=6, rotation=30)
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set(xlabel="median time to first alert among fakes that alert (s)", ylabel="false alerts per hour of real video")
+    ax.set_title(
+        f"{report['protocol']['model']}: as the bound h varies (label: share of fakes alerting; * in force)", fontsize=8
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def _fmt(value: Any, pct: bool = False) -> str:
     if value is None:
         return "-"
@@ -96,6 +161,7 @@ def table(report: dict[str, Any]) -> str:
     """A plain-text summary for the terminal."""
     lines = [
         f"model {report['protocol']['model']}  threshold {report['protocol']['threshold']:.3f}  "
+        f"alert bound {report['protocol']['bound']}  "
         f"analysis {report['protocol']['analysis_fps']} fps  clips {report['clips']} {report['status']}"
     ]
     lines.append(f"{'':<34} {'n':>4} {'AUC':>6} {'AP':>6} {'EER':>6} {'TPR@1%':>7} {'TPR@5%':>7}")
@@ -114,13 +180,19 @@ def table(report: dict[str, Any]) -> str:
     lines.append(f"verdicts on fakes {at['verdicts_fake']}  video TPR {_fmt(at['video_tpr'], True)}")
     tta, fa = report["time_to_first_alert"], report["false_alerts"]
     lines.append(
-        f"time to first alert: median {_fmt(tta['median_s'])} s, p90 {_fmt(tta['p90_s'])} s "
-        f"({tta['alerted']} of {tta['clips']} fakes alerted)"
+        f"fakes alerting: {tta['alerted']} of {tta['clips']} ({_fmt(tta['share_alerted'], True)}); time to first "
+        f"alert among them: median {_fmt(tta['median_alerted_s'])} s, p90 {_fmt(tta['p90_alerted_s'])} s; over all "
+        f"fakes (never = latest): median {_fmt(tta['median_s'])} s, p90 {_fmt(tta['p90_s'])} s"
     )
     lines.append(
-        f"false alerts: {fa['alerts']} in {fa['real_hours'] * 60:.1f} min of real video = "
-        f"{_fmt(fa['per_hour'])} per hour ({fa['real_clips_with_alert']} real clips alerted)"
+        f"false alerts: {fa['alerts']} in {fa['real_hours'] * 60:.1f} min of real video = {_fmt(fa['per_hour'])} "
+        f"per hour, 95 % upper bound {_fmt(fa['per_hour_upper95'])} per hour ({fa['real_clips_with_alert']} of "
+        f"{fa['real_clips']} real clips alerted)"
     )
+    lines.append(f"  {fa['note']}")
+    if report.get("calibration"):
+        cal = report["calibration"]
+        lines.append(f"calibration {cal['method']}: ECE {cal['ece']:.3f} per frame (raw output: {cal['ece_raw']:.3f})")
     for u in report["unscored"]:
         lines.append(f"no score: {u['clip']} ({u['label']}): {u['status']}: {u['reason']}")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from detector.analyze import AnalyzeRequest, configure, run_analysis
 from detector.config import Config, load_config
 from detector.labelled import LabelledMedia
 from detector.types import FrameResult, ScoreState
-from stream_server.benchmark.outcome import ClipOutcome, ClipStatus
+from stream_server.benchmark.outcome import ClipOutcome, ClipStatus, FrameRow
 from stream_server.events import AlertTracker
 from stream_server.types import AlertPhase
 
@@ -54,15 +54,19 @@ class _AlertWatch:
     last_t: float = 0.0
     abstentions: int = 0
     reasons: Counter[str] = field(default_factory=Counter)  # abstention reasons
+    frames: list[FrameRow] = field(default_factory=list)
 
     def __call__(self, result: FrameResult) -> None:
         if self.start_t is None:
             self.start_t = result.t
         self.last_t = result.t
         for face in result.faces:
+            reason = ""
             if face.state is ScoreState.ABSTAIN:
                 self.abstentions += 1
-                self.reasons[face.quality.reason or "unknown"] += 1
+                reason = face.quality.reason or "unknown"
+                self.reasons[reason] += 1
+            self.frames.append(FrameRow(face.track_id, face.t, face.raw, reason))
         for alert in self.tracker.update(result, wall=result.t):
             if alert.phase is AlertPhase.START:
                 self.alerts += 1
@@ -75,7 +79,9 @@ def analyze_clip(media: LabelledMedia, config: Config, analyzer: Analyzer) -> Cl
     clip = partial(ClipOutcome, media.name, media.label, media.family, media.generator)
     ids = itertools.count(1)
     watch = _AlertWatch(
-        AlertTracker(config.events, analyzer.info.threshold, analyzer.info.trained, new_id=lambda: f"bench-{next(ids)}")
+        AlertTracker(
+            config.events, analyzer.info.rule.bound, analyzer.info.trained, new_id=lambda: f"bench-{next(ids)}"
+        )
     )
     request = AnalyzeRequest(source=str(media.path), stream_id="benchmark", show_progress=False)
     try:
@@ -106,6 +112,8 @@ def analyze_clip(media: LabelledMedia, config: Config, analyzer: Analyzer) -> Cl
         first_alert_s=None if watch.first_alert_t is None else watch.first_alert_t - start,
         abstentions=watch.abstentions,
         reason=reason,
+        start_t=start,
+        frames=tuple(watch.frames),
     )
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from detector.types import Box, FaceScore, Quality, ScoreState
+from detector.types import Box, FaceScore, FaceState, Quality, RunFrame, ScoreState
 from stream_server.messages import PROTOCOL_VERSION, Message
 from stream_server.types import Alert, AlertPhase
 
@@ -69,6 +69,9 @@ def face_score(message: Message) -> FaceScore:
         quality=Quality(
             quality["size_px"], quality["sharpness"], quality["yaw_deg"], quality["ok"], quality.get("reason")
         ),
+        raw=message.get("raw"),
+        evidence=float(message.get("evidence", 0.0)),
+        judgement=FaceState(message.get("judgement", FaceState.GATHERING.value)),
     )
 
 
@@ -88,4 +91,8 @@ def alert(message: Message) -> Alert:
         started_t=float(body["started_t"]),
         started_wall=float(body["wall"]) if phase is AlertPhase.START else 0.0,
         reason=body.get("reason"),
+        evidence=float(body.get("evidence", 0.0)),
+        peak_evidence=float(body.get("peak_evidence", 0.0)),
+        bound=float(body.get("bound", 0.0)),
+        frames=tuple(RunFrame(float(t), float(p), float(i)) for t, p, i in body.get("frames", ())),
     )

@@ -261,6 +261,8 @@ class GatewayCluster:
                 "software_version": worker.version,
                 "threshold": worker.model.get("threshold"),
                 "trained": worker.model.get("trained"),
+                "bound": worker.model.get("bound", 0.0),
+                "calibration": worker.model.get("calibration", "identity"),
             }
             spec = self.view.cameras[camera]
             kind = str(stream.get("kind", "rtsp"))

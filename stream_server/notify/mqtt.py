@@ -24,6 +24,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from detector.config import MqttConfig, NotifyEvent
+from detector.types import FaceState
 from stream_server.messages import PROTOCOL_VERSION, Message
 from stream_server.notify.address import TargetPolicy, display, host_port
 from stream_server.notify.base import Batch
@@ -168,12 +169,15 @@ class MqttPublisher:
                 return
             entry.last_score_at = now
         rolling = [f["rolling"] for f in faces if f.get("rolling") is not None]
+        worst = max(faces, key=lambda f: _severity(f.get("judgement")))
         payload = {
             "v": PROTOCOL_VERSION,
             "stream": stream_id,
             "t": faces[0]["t"],
             "wall": faces[0].get("wall"),
             "score": max(rolling) if rolling else None,
+            "judgement": worst.get("judgement"),
+            "evidence": worst.get("evidence"),
             "faces": len(faces),
         }
         self._publish(self.topics.score(stream_id), json.dumps(payload), retain=False, qos=0)
@@ -246,6 +250,16 @@ class MqttPublisher:
         ip = self._policy.check(host, port)
         # With TLS the certificate names the host, so paho must connect by name; without, pin the checked IP.
         return host if self.config.url.startswith("mqtts://") else str(ip)
+
+
+def _severity(judgement: str | None) -> int:
+    """The most severe face state leads a stream's score message (alert > likely fake > ... > gathering)."""
+    if judgement is None:
+        return -1
+    try:
+        return FaceState(judgement).rank
+    except ValueError:
+        return -1
 
 
 def _keep_latest_frame(latest: dict[str, list[Message]], score: Message) -> None:

@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from detector.cli import build_parser
+from tests.helpers.alerting import alerting_sections, write_always_fake
 from tests.helpers.media import FPS, MOVING_FRAMES, Clips
 
 ROOT = Path(__file__).resolve().parents[2]
-FACE_KEYS = {"stream", "track", "t", "prob", "rolling", "state", "box", "quality"}
-SUMMARY_KEYS = {"verdict", "video_score", "frames_analyzed", "faces_seen", "model", "model_trained"}
+FACE_KEYS = {"stream", "track", "t", "prob", "raw", "rolling", "evidence", "judgement", "state", "box", "quality"}
+SUMMARY_KEYS = {"judgement", "alert_bound", "verdict", "video_score", "frames_analyzed", "faces_seen", "model"}
+JUDGEMENTS = {"gathering_evidence", "looks_real", "uncertain", "likely_fake", "alert"}
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -58,8 +61,11 @@ def test_json_line_per_face_per_frame_then_a_summary(moving_face_run: subprocess
         assert len(face["box"]) == 4 and face["box"][0] < face["box"][2]
         assert {"size_px", "sharpness", "yaw_deg", "ok", "reason"} <= set(face["quality"])
         if face["state"] == "analyzing":
-            assert 0 <= face["prob"] <= 1 and 0 <= face["rolling"] <= 1
-    assert set(summary) >= SUMMARY_KEYS
+            assert 0 <= face["prob"] <= 1 and 0 <= face["rolling"] <= 1 and 0 <= face["raw"] <= 1
+        assert face["judgement"] in JUDGEMENTS and face["evidence"] >= 0
+    # The first frames gather evidence (events.min_frames, 8 by default) before any other state.
+    assert [f["judgement"] for f in faces[:7]] == ["gathering_evidence"] * 7
+    assert set(summary) >= SUMMARY_KEYS and summary["judgement"] in JUDGEMENTS
     assert summary["frames_analyzed"] == MOVING_FRAMES // 2 and summary["faces_seen"] == 1
     assert summary["verdict"] in {"real", "fake", "uncertain"} and isinstance(summary["model_trained"], bool)
     assert error_lines(moving_face_run.stderr) == []
@@ -113,10 +119,12 @@ def test_table_format(clips: Clips) -> None:
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["t", "(s)", "track", "prob"]
+    assert lines[0].split() == ["t", "(s)", "track", "prob", "rolling", "evidence", "state", "judgement", "box"]
     rows = [line for line in lines[1:] if line.strip() and line.split()[0].replace(".", "").isdigit()]
     assert len(rows) == MOVING_FRAMES // 2
-    assert any(line.startswith("verdict:") for line in lines)
+    # The summary leads with the state in words, the calibrated probability second.
+    words = ("gathering evidence", "looks real", "uncertain", "likely fake", "alert")
+    assert any(line.startswith(words) and "fake probability (calibrated):" in line for line in lines)
     assert any(line.startswith(f"frames analyzed: {MOVING_FRAMES // 2}") for line in lines)
 
 
@@ -152,14 +160,9 @@ def test_installed_command(clips: Clips) -> None:
     assert parse(result.stdout)[1]["frames_analyzed"] == 8
 
 
-REPORT_CONFIG = (
-    "events: {require_trained_model: false, min_frames: 1}\nscoring: {threshold: 0.15, uncertain_margin: 0.05}\n"
-)
-
-
 def test_report_option_writes_a_page_and_its_json(tmp_path: Path, clips: Clips) -> None:
-    config = tmp_path / "alerting.yaml"
-    config.write_text(REPORT_CONFIG)  # a threshold the clip's face exceeds, so the report has an alert
+    config = tmp_path / "alerting.yaml"  # a calibration that calls every face fake, so the report has an alert
+    config.write_text(yaml.safe_dump(alerting_sections(write_always_fake(tmp_path))))
     clip = clips.get("moving_face")
 
     result = run_cli(clip, "--config", config, "--report", tmp_path / "case" / "reports")
@@ -173,7 +176,8 @@ def test_report_option_writes_a_page_and_its_json(tmp_path: Path, clips: Clips) 
     _, summary = parse(result.stdout)
     [track] = report["tracks"]
     assert track["verdict"] == summary["tracks"][0]["verdict"] and track["frames_seen"] == MOVING_FRAMES // 2
-    assert report["alerts"] and report["alerts"][0]["track"] == track["track"]
+    assert track["judgement"] == summary["tracks"][0]["judgement"] == summary["judgement"] == "alert"
+    assert report["alerts"] and report["alerts"][0]["track"] == track["track"] and report["alerts"][0]["frames"]
     assert [c["why"] for c in track["crops"]][0] == "alert"
     assert report["source"]["sha256"] in page.read_text()
 

@@ -1,16 +1,13 @@
-"""The /ws JSON Schema from docs/api.md (the single source for message shapes) and an analyzer that alerts."""
+"""The /ws JSON Schema from docs/api.md (the single source for message shapes)."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-
-from detector.pipeline import Analyzer
 
 API_DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
@@ -28,13 +25,3 @@ def validator(schema: dict[str, Any], definition: str | None = None) -> Draft202
     if definition is not None:
         target.pop("oneOf")
     return Draft202012Validator(target)
-
-
-class LowThreshold:
-    """The shared analyzer, claiming a threshold of 0.05 so that every face raises an alert."""
-
-    def __init__(self, inner: Analyzer) -> None:
-        self.info = replace(inner.info, threshold=0.05)
-        self.process = inner.process
-        self.close_stream = inner.close_stream
-        self.times = inner.times

@@ -16,6 +16,7 @@ from detector.config import Config
 from detector.pipeline import Analyzer
 from stream_server.app import DEFAULT_WEB_DIR, create_app
 from stream_server.cli import configure
+from stream_server.messages import PROTOCOL_VERSION
 from tests.stream_server.conftest import LiveServer, free_port, make_config
 
 
@@ -88,4 +89,4 @@ def test_websocket_sessions_end_cleanly_under_test_client(analyzer: Analyzer, tm
         for _ in range(10):
             with client.websocket_connect("/ws") as ws:
                 hello = ws.receive_json()
-                assert (hello["v"], hello["type"]) == (1, "hello")
+                assert (hello["v"], hello["type"]) == (PROTOCOL_VERSION, "hello") == (2, "hello")

@@ -1,15 +1,17 @@
-"""Alerts with hysteresis, and the SQLite store: batches, flush, and closing alerts a crash left open."""
+"""Alerts from the faces' rule states, and the SQLite store: batches, flush, closing alerts a crash left open."""
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from detector.config import EventsConfig, StoreConfig
-from detector.types import Box, FaceScore, FrameResult, Quality, ScoreState
+from detector.types import Box, FaceScore, FaceState, FrameResult, Quality, RunFrame, ScoreState
 from stream_server.events import AlertTracker
 from stream_server.store import ScoreStore
 from stream_server.types import AlertPhase
@@ -17,8 +19,15 @@ from stream_server.types import AlertPhase
 QUALITY = Quality(size_px=80, sharpness=50, yaw_deg=0, ok=True)
 
 
-def face(t: float, rolling: float, track: int = 1, stream: str = "s") -> FaceScore:
-    return FaceScore(stream, track, t, rolling, rolling, ScoreState.ANALYZING, Box(0, 0, 10, 10), QUALITY)
+def face(t: float, rolling: float, track: int = 1, stream: str = "s", evidence: float | None = None) -> FaceScore:
+    """A face whose rule state follows its probability: at or above 0.5 it is in an alert."""
+    state = FaceState.ALERT if rolling >= 0.5 else FaceState.REAL
+    run = (RunFrame(t, rolling, 1.0),) if state is FaceState.ALERT else None
+    ev = (5.0 if state is FaceState.ALERT else 0.0) if evidence is None else evidence
+    box = Box(0, 0, 10, 10)
+    return FaceScore(
+        stream, track, t, rolling, rolling, ScoreState.ANALYZING, box, QUALITY, None, rolling, ev, state, run
+    )
 
 
 def result(t: float, *faces: FaceScore, ended: tuple[int, ...] = ()) -> FrameResult:
@@ -28,18 +37,23 @@ def result(t: float, *faces: FaceScore, ended: tuple[int, ...] = ()) -> FrameRes
 def tracker(**overrides: object) -> AlertTracker:
     ids = (f"ev-{n}" for n in itertools.count())
     config = EventsConfig.model_validate({"require_trained_model": False, "min_frames": 2, **overrides})
-    return AlertTracker(config, threshold=0.5, model_trained=False, new_id=lambda: next(ids))
+    return AlertTracker(config, bound=4.0, model_trained=False, new_id=lambda: next(ids))
 
 
-def test_alert_starts_at_threshold_and_ends_below_hysteresis() -> None:
-    alerts = tracker(hysteresis=0.1)
+def test_alerts_follow_the_faces_rule_state() -> None:
+    alerts = tracker()
     rolling = [0.3, 0.6, 0.7, 0.45, 0.55, 0.41, 0.39, 0.6]
-    out = [alerts.update(result(i / 10, face(i / 10, r)), wall=100 + i) for i, r in enumerate(rolling)]
+    states = [0.3, 0.6, 0.7, 0.7, 0.7, 0.7, 0.39, 0.6]  # the rule's hysteresis keeps the alert until 0.39
+    out = []
+    for i, (r, s) in enumerate(zip(rolling, states, strict=True)):
+        f = face(i / 10, s, evidence=10 * s)
+        out.append(alerts.update(result(i / 10, replace(f, rolling=r)), wall=100 + i))
     phases = [[(a.phase, a.t) for a in step] for step in out]
-    # 0.6 at the 2nd scored frame starts it; 0.45 and 0.41 stay within the hysteresis; 0.39 ends it.
     assert phases == [[], [(AlertPhase.START, 0.1)], [], [], [], [], [(AlertPhase.END, 0.6)], [(AlertPhase.START, 0.7)]]
-    ended = out[6][0]
-    assert ended.peak == 0.7 and ended.reason == "score" and ended.started_t == 0.1 and ended.id == "ev-0"
+    started, ended = out[1][0], out[6][0]
+    assert (started.evidence, started.bound, started.frames) == (6.0, 4.0, (RunFrame(0.1, 0.6, 1.0),))
+    assert ended.peak == 0.7 and ended.reason == "evidence" and ended.started_t == 0.1 and ended.id == "ev-0"
+    assert (ended.evidence, ended.peak_evidence, ended.frames) == (pytest.approx(3.9), 7.0, ())
 
 
 def test_lost_track_and_stopped_stream_close_alerts() -> None:
@@ -52,7 +66,7 @@ def test_lost_track_and_stopped_stream_close_alerts() -> None:
 
 
 def test_untrained_model_raises_no_alerts_by_default() -> None:
-    alerts = AlertTracker(EventsConfig(), threshold=0.5, model_trained=False)
+    alerts = AlertTracker(EventsConfig(), bound=4.0, model_trained=False)
     assert not alerts.enabled
     assert all(alerts.update(result(i, face(i, 0.99)), wall=i) == [] for i in range(10))
 
@@ -88,7 +102,8 @@ def test_store_writes_batches_and_recovers_open_alerts(tmp_path: Path) -> None:
 
 def test_face_crop_travels_with_the_score_but_not_into_json() -> None:
     crop = np.zeros((4, 4, 3), np.uint8)
-    with_crop = FaceScore("s", 1, 0.0, 0.5, 0.5, ScoreState.ANALYZING, Box(0, 0, 10, 10), QUALITY, crop)
+    without = face(0.0, 0.5)
+    with_crop = replace(without, crop=crop, run=None)
     assert with_crop.crop is crop
-    assert "crop" not in with_crop.as_dict()
-    assert with_crop == face(0.0, 0.5)  # the crop takes no part in equality
+    assert "crop" not in with_crop.as_dict() and "run" not in with_crop.as_dict()
+    assert with_crop == without  # neither the crop nor the run takes part in equality

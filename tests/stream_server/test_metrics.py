@@ -11,7 +11,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from detector.pipeline import Analyzer
-from tests.helpers.ws_schema import LowThreshold
 from tests.stream_server.conftest import LiveServer, free_port, wait_message
 
 TOKEN = "metrics-test-token-0123456789"
@@ -33,11 +32,11 @@ def value(found: dict[str, list[Any]], family: str, sample: str | None = None, *
 
 @pytest.mark.asyncio
 async def test_metrics_describe_a_finished_upload(
-    serve: Callable[..., LiveServer], analyzer: Analyzer, carphone_bytes: bytes
+    serve: Callable[..., LiveServer], alerting_analyzer: Analyzer, carphone_bytes: bytes
 ) -> None:
     dead_hook = {"url": f"http://127.0.0.1:{free_port()}/x", "secret": "s" * 20, "max_attempts": 1}
     server = serve(
-        LowThreshold(analyzer),
+        alerting_analyzer,
         server={"token": TOKEN},
         events={"require_trained_model": False, "min_frames": 1},
         notify={"allow_networks": ["127.0.0.0/8"], "webhooks": [dead_hook]},
@@ -77,7 +76,8 @@ async def test_metrics_describe_a_finished_upload(
     assert value(found, "deepfake_monitor_notify_failed", kind="webhook") >= 1
     assert value(found, "deepfake_monitor_notify_delivered", kind="webhook") == 0
     info = found["deepfake_monitor_model_info"][0].labels
-    assert info["name"] == analyzer.info.name and float(info["threshold"]) == 0.05
+    assert info["name"] == alerting_analyzer.info.name
+    assert float(info["threshold"]) == alerting_analyzer.info.threshold == 0.5  # calibrated: equal priors
     assert "s" * 20 not in reply.text and "/x" not in reply.text  # no secret, no webhook path
 
 

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from detector.pipeline import Analyzer
-from tests.helpers.ws_schema import LowThreshold, load_schema, validator
+from tests.helpers.ws_schema import load_schema, validator
 from tests.stream_server.conftest import LiveServer, wait_message
 
 
@@ -21,10 +21,10 @@ def schema() -> dict[str, Any]:
 
 @pytest.mark.asyncio
 async def test_messages_match_the_documented_schema(
-    serve: Callable[..., LiveServer], analyzer: Analyzer, carphone_bytes: bytes, schema: dict[str, Any]
+    serve: Callable[..., LiveServer], alerting_analyzer: Analyzer, carphone_bytes: bytes, schema: dict[str, Any]
 ) -> None:
-    # Alerts are raised even by the untrained model here, at a low threshold, so `event` is exercised.
-    server = serve(LowThreshold(analyzer), events={"require_trained_model": False, "min_frames": 1})
+    # Every face alerts here (a calibration that calls every face fake), so `event` is exercised.
+    server = serve(alerting_analyzer, events={"require_trained_model": False, "min_frames": 1})
     seen: list[dict[str, Any]] = []
     async with connect(server.ws_url) as ws, httpx.AsyncClient(base_url=server.url) as http:
         await wait_message(ws, lambda m: m["type"] == "hello", seen)

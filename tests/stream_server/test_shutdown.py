@@ -25,15 +25,12 @@ import yaml
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.helpers.alerting import alerting_sections, write_always_fake
 from tests.stream_server.conftest import free_port, wait_message
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = {
-    "scoring": {"threshold": 0.15, "uncertain_margin": 0.1},
-    "events": {"require_trained_model": False, "min_frames": 1},
-}
 
 
 class ServeProcess:
@@ -44,7 +41,9 @@ class ServeProcess:
         self.db = tmp_path / "scores.db"
         config = tmp_path / "config.yaml"
         server = {"upload_dir": str(tmp_path / "up"), "web_dir": str(tmp_path)}
-        config.write_text(yaml.safe_dump({**CONFIG, "server": server}))
+        # A calibration that calls every face fake: the faces alert, so shutdown has alerts to close.
+        sections = alerting_sections(write_always_fake(tmp_path))
+        config.write_text(yaml.safe_dump({**sections, "server": server}))
         command = [sys.executable, "-m", "detector.cli", "serve", "--config", str(config)]
         command += ["--port", str(self.port), "--db", str(self.db)]
         self.process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)

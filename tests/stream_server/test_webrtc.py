@@ -65,7 +65,7 @@ async def test_call_scores_arrive_on_ws_and_in_timeline(
     seen: list[dict[str, Any]] = []
     async with connect(server.ws_url) as ws:
         hello = await wait_message(ws, lambda m: m["type"] == "hello", seen)
-        assert hello["v"] == 1 and "model_trained" in hello
+        assert hello["v"] == 2 and "model_trained" in hello
         pc, stream_id = await call(server, face_frames, "caller")
         try:
             await wait_message(ws, lambda m: m["type"] == "status" and m["stream"]["status"] == "live", seen)

@@ -25,7 +25,8 @@ store.addEventListener("change", (e) => {
 
 function modelLine(model) {
   const trained = model.trained ? "trained" : "untrained";
-  return `Model: ${model.name || "unknown"} (${trained}, threshold ${Math.round((model.threshold ?? 0.5) * 100)} %)`;
+  const calibrated = model.calibration && model.calibration !== "identity" ? "calibrated" : "uncalibrated";
+  return `Model: ${model.name || "unknown"} (${trained}, ${calibrated}, alert bound ${model.bound ?? "?"})`;
 }
 
 // /ws hello brings the model too; health answers even when WebSockets are blocked by a proxy.

@@ -3,7 +3,14 @@
 
 import { faceVerdict } from "./verdict.js";
 
-const CLASS_VARS = { fake: "--fake", uncertain: "--uncertain", real: "--real", abstain: "--abstain", none: "--muted" };
+const CLASS_VARS = {
+  alert: "--fake",
+  fake: "--fake",
+  uncertain: "--uncertain",
+  real: "--real",
+  abstain: "--abstain",
+  none: "--muted",
+};
 
 function mediaSize(media) {
   if (media instanceof HTMLVideoElement) return { w: media.videoWidth, h: media.videoHeight };

@@ -1,6 +1,6 @@
 // The /ws connection: parses versioned messages and reconnects by itself with exponential backoff.
 
-const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 2;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
 

@@ -8,13 +8,13 @@ const MAX_LIVE_EVENTS = 200;
 export class Store extends EventTarget {
   constructor() {
     super();
-    this.model = { name: "", trained: true, threshold: 0.5 };
+    this.model = { name: "", trained: true, threshold: 0.5, bound: 1 };
     this.modelKnown = false;
     this.alertsEnabled = null; // the server raises no alerts for an untrained model
     this.connection = "connecting";
     this.streams = new Map(); // id → summary as GET /api/streams gives it
     this.faces = new Map(); // id → Map(track → latest score message, plus `seen` in ms)
-    this.history = new Map(); // id → Map(track → [{wall, rolling, prob, state}])
+    this.history = new Map(); // id → Map(track → [{wall, t, rolling, prob, evidence, judgement, state}])
     this.liveEvents = [];
     this.cluster = null;
   }
@@ -99,7 +99,7 @@ export class Store extends EventTarget {
     faces.set(face.track, { ...face, seen: performance.now() });
     const wall = face.wall ?? Date.now() / 1000;
     const series = mapIn(this.history, face.stream);
-    pushTrimmed(arrayIn(series, face.track), { wall, t: face.t, rolling: face.rolling, prob: face.prob, state: face.state });
+    pushTrimmed(arrayIn(series, face.track), { ...pointOf(face), wall });
   }
 
   applyTrackEnd(msg) {
@@ -123,24 +123,27 @@ export class Store extends EventTarget {
     return faces.filter((f) => now - f.seen < FACE_STALE_S * 1000).sort((a, b) => a.track - b.track);
   }
 
-  /** Highest rolling fake probability among the stream's judged faces, or null. */
+  /** Rolling fake probability of the stream's most severe face (the number shown second), or null. */
   highest(id) {
-    const values = this.facesOf(id)
-      .filter((f) => f.state !== "abstain" && f.rolling !== null && f.rolling !== undefined)
-      .map((f) => f.rolling);
-    return values.length ? Math.max(...values) : null;
+    const faces = this.facesOf(id).filter((f) => f.rolling !== null && f.rolling !== undefined);
+    if (!faces.length) return null;
+    const rank = (f) => STATE_ORDER.indexOf(f.judgement) * 1e6 + (f.evidence ?? 0);
+    return faces.reduce((a, b) => (rank(b) > rank(a) ? b : a)).rolling;
   }
 
   /**
-   * The stream's highest rolling score over time, for sparklines: [{x, y}] with x the `key` time
-   * ("wall" for live streams, "t" for files) in buckets of `bucketS` seconds; y null where no face was judged.
+   * The stream's highest evidence over time as a share of the alert bound, for sparklines: [{x, y}]
+   * with x the `key` time ("wall" for live streams, "t" for files) in buckets of `bucketS` seconds;
+   * y null where no face was judged yet.
    */
   topSeries(id, key = "wall", bucketS = 0.5) {
+    const bound = this.model.bound || 1;
     const buckets = new Map();
     for (const points of this.history.get(id)?.values() || []) {
       for (const p of points) {
         const x = Math.round(p[key] / bucketS) * bucketS;
-        const y = p.state === "abstain" ? null : p.rolling;
+        const judged = p.judgement && p.judgement !== "gathering_evidence";
+        const y = judged ? Math.min(2, (p.evidence ?? 0) / bound) : null;
         const old = buckets.get(x);
         if (old === undefined || (y !== null && (old === null || y > old))) buckets.set(x, y);
       }
@@ -176,7 +179,17 @@ const HANDLERS = {
   event: (s, m) => s.applyEvent(m),
 };
 
-const pointOf = (p) => ({ wall: p.wall, t: p.t, rolling: p.rolling, prob: p.prob, state: p.state });
+const STATE_ORDER = ["gathering_evidence", "looks_real", "uncertain", "likely_fake", "alert"];
+
+const pointOf = (p) => ({
+  wall: p.wall,
+  t: p.t,
+  rolling: p.rolling,
+  prob: p.prob,
+  evidence: p.evidence ?? 0,
+  judgement: p.judgement ?? "gathering_evidence",
+  state: p.state,
+});
 
 function mapIn(map, key) {
   if (!map.has(key)) map.set(key, new Map());

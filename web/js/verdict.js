@@ -2,7 +2,35 @@
 
 export const DEFAULT_MARGIN = 0.1; // scoring.uncertain_margin's default on the server
 
-/** Verdict class of a rolling fake probability: "real", "uncertain", "fake", or "none" without a value. */
+// The alert rule's states (the server's `judgement`), from least to most severe: words first, numbers second.
+export const STATES = ["gathering_evidence", "looks_real", "uncertain", "likely_fake", "alert"];
+const STATE_WORDS = {
+  gathering_evidence: "Gathering evidence",
+  looks_real: "Looks real",
+  uncertain: "Uncertain",
+  likely_fake: "Likely fake",
+  alert: "Alert",
+};
+// The colour class of each state (CSS uses real / uncertain / fake / alert / none).
+const STATE_CLASS = {
+  gathering_evidence: "none",
+  looks_real: "real",
+  uncertain: "uncertain",
+  likely_fake: "fake",
+  alert: "alert",
+};
+
+export const severity = (judgement) => STATES.indexOf(judgement);
+export const stateWord = (judgement) => STATE_WORDS[judgement] || "Gathering evidence";
+export const stateClass = (judgement) => STATE_CLASS[judgement] || "none";
+
+/** A face's evidence as a share of the alert bound (0 … 2: evidence is capped at twice the bound). */
+export function evidenceShare(face, model) {
+  const bound = model.bound || 1;
+  return Math.max(0, Math.min(2, (face.evidence ?? 0) / bound));
+}
+
+/** Verdict class of a calibrated probability against the threshold (for numbers without a state). */
 export function classify(value, model) {
   if (value === null || value === undefined) return "none";
   const threshold = model.threshold ?? 0.5;
@@ -25,12 +53,17 @@ export function abstainReason(face) {
   return REASONS[reason] || reason.replaceAll("_", " ");
 }
 
-/** One face's label and class, e.g. {cls: "fake", text: "fake 91 %"}. */
+/** One face's label and class, e.g. {cls: "fake", word: "Likely fake", text: "Likely fake · 71 %"}. */
 export function faceVerdict(face, model) {
-  if (face.state === "abstain") return { cls: "abstain", text: `not judged: ${abstainReason(face)}` };
-  if (face.rolling === null || face.rolling === undefined) return { cls: "none", text: "analyzing…" };
-  const cls = classify(face.rolling, model);
-  return { cls, text: `${cls} ${Math.round(face.rolling * 100)} %` };
+  const judgement = face.judgement || "gathering_evidence";
+  // A face never scored yet (every frame abstained) says why; once scored, its state carries over
+  // abstained frames (they add no evidence), so the word does not flicker.
+  if (face.state === "abstain" && judgement === "gathering_evidence")
+    return { cls: "abstain", word: "Not judged", text: `not judged: ${abstainReason(face)}` };
+  const word = stateWord(judgement);
+  const value = face.rolling ?? face.prob;
+  const number = value === null || value === undefined ? "" : ` · ${Math.round(value * 100)} %`;
+  return { cls: stateClass(judgement), word, text: `${word}${number}` };
 }
 
 const STATUS_TEXT = {
@@ -48,7 +81,7 @@ export const kindText = (kind) => KIND_TEXT[kind] || kind;
 
 /**
  * The one-line verdict for a whole stream, for banners and cards:
- * {cls, title, detail}. `faces` are the stream's current faces; `connection` the /ws state.
+ * {cls, title, detail, top}. `faces` are the stream's current faces; `connection` the /ws state.
  */
 export function streamVerdict(stream, faces, model, connection) {
   if (connection === "lost") return { cls: "lost", title: "Connection lost", detail: "reconnecting to the server…" };
@@ -56,7 +89,7 @@ export function streamVerdict(stream, faces, model, connection) {
   const blocked = blockedByStatus(stream);
   if (blocked) return blocked;
   if (!faces.length) return { cls: "noface", title: "No face in view", detail: "scores appear when a face is seen" };
-  const judged = faces.filter((f) => f.state !== "abstain" && f.rolling !== null && f.rolling !== undefined);
+  const judged = faces.filter((f) => !(f.state === "abstain" && (f.judgement || "gathering_evidence") === "gathering_evidence"));
   if (!judged.length) return abstainVerdict(faces);
   return scoredVerdict(judged, model);
 }
@@ -73,32 +106,51 @@ function blockedByStatus(stream) {
 function abstainVerdict(faces) {
   if (faces.every((f) => f.state === "abstain"))
     return { cls: "abstain", title: "Can't judge", detail: abstainReason(faces[0]) };
-  return { cls: "none", title: "Analyzing…", detail: "collecting frames for a rolling score" };
+  return { cls: "none", title: "Gathering evidence", detail: "collecting frames before judging" };
 }
 
+/** The face that matters most: the most severe state, then the most evidence. */
+export function worstFace(faces) {
+  return faces.reduce((a, b) => {
+    const d = severity(b.judgement) - severity(a.judgement);
+    return d > 0 || (d === 0 && (b.evidence ?? 0) > (a.evidence ?? 0)) ? b : a;
+  });
+}
+
+const STREAM_TITLES = { alert: "Alert: likely deepfake" };
+
 function scoredVerdict(judged, model) {
-  const top = Math.max(...judged.map((f) => f.rolling));
-  const cls = classify(top, model);
-  const title = { fake: "Likely deepfake", uncertain: "Uncertain", real: "Looks real" }[cls];
-  const who = judged.length > 1 ? ` (highest of ${judged.length} faces)` : "";
-  return { cls, title, detail: `fake probability ${Math.round(top * 100)} %${who}`, top };
+  const face = worstFace(judged);
+  const judgement = face.judgement || "gathering_evidence";
+  const title = STREAM_TITLES[judgement] || stateWord(judgement);
+  const value = face.rolling ?? face.prob ?? null;
+  const who = judged.length > 1 ? ` (face #${face.track} of ${judged.length})` : "";
+  const evidence = `evidence ${Math.round(evidenceShare(face, model) * 100)} % of the alert bound`;
+  const number = value === null ? "" : ` · fake probability ${Math.round(value * 100)} %`;
+  return { cls: stateClass(judgement), title, detail: `${evidence}${number}${who}`, top: value, face };
 }
 
 /**
- * The verdict of a finished file from its whole timeline (`history`: Map track → points):
- * the highest rolling probability any face reached.
+ * The verdict of a finished file from its whole timeline (`history`: Map track → points): the most
+ * severe state any face reached, with that face's highest probability.
  */
 export function resultVerdict(history, model) {
-  let top = null;
-  let topTrack = null;
+  let worst = null;
   for (const [track, points] of history || []) {
     for (const p of points) {
-      if (p.state === "abstain" || p.rolling === null || p.rolling === undefined) continue;
-      if (top === null || p.rolling > top) [top, topTrack] = [p.rolling, track];
+      if (p.state === "abstain" && (p.judgement || "gathering_evidence") === "gathering_evidence") continue;
+      const better =
+        worst === null ||
+        severity(p.judgement) > severity(worst.judgement) ||
+        (severity(p.judgement) === severity(worst.judgement) && (p.evidence ?? 0) > (worst.evidence ?? 0));
+      if (better) worst = { ...p, track };
     }
   }
-  if (top === null) return { cls: "noface", title: "Finished: no face could be judged", detail: "" };
-  const cls = classify(top, model);
-  const title = { fake: "Finished: likely deepfake", uncertain: "Finished: uncertain", real: "Finished: looks real" }[cls];
-  return { cls, title, detail: `highest fake probability ${Math.round(top * 100)} % (face #${topTrack})`, top };
+  if (worst === null) return { cls: "noface", title: "Finished: no face could be judged", detail: "" };
+  const judgement = worst.judgement || "gathering_evidence";
+  const title = judgement === "alert" ? "Finished: alert raised" : `Finished: ${stateWord(judgement).toLowerCase()}`;
+  const peak = Math.round(evidenceShare(worst, model) * 100);
+  const value = worst.rolling ?? worst.prob ?? null;
+  const number = value === null ? "" : ` · fake probability ${Math.round(value * 100)} %`;
+  return { cls: stateClass(judgement), title, detail: `evidence ${peak} % of the alert bound${number} (face #${worst.track})`, top: value };
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,10 +21,9 @@ EVENTS = EventsConfig(require_trained_model=False, min_frames=1)
 SCORING = ScoringConfig(uncertain_margin=0.05)
 
 
-def collect(analyzer: Analyzer, path: Path, threshold: float, name: str = "clip.mp4") -> Report:
+def collect(analyzer: Analyzer, path: Path, name: str = "clip.mp4") -> Report:
     ticks = itertools.count(1_800_000_000)
-    info = replace(analyzer.info, threshold=threshold)
-    collector = ReportCollector(info, EVENTS, SCORING, lambda: float(next(ticks)))
+    collector = ReportCollector(analyzer.info, EVENTS, SCORING, lambda: float(next(ticks)))
     for result in analyze_file(analyzer, path):
         collector.add(result)
     return collector.finish(ReportSource("video", name, "file", str(path), "ab" * 32, collector.started, None))
@@ -49,14 +47,20 @@ def elements(page: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 @pytest.fixture(scope="module")
-def alerting(analyzer: Analyzer, clips: Clips) -> Report:
-    return collect(analyzer, clips.get("moving_face"), threshold=0.15)
+def alerting(alerting_analyzer: Analyzer, clips: Clips) -> Report:
+    """The clip under a calibration that calls every face fake: its face alerts."""
+    return collect(alerting_analyzer, clips.get("moving_face"))
 
 
 def test_alerting_clip_has_its_alert_crops_and_timeline(alerting: Report) -> None:
     [track] = alerting.tracks
     [alert] = alerting.alerts
-    assert track.verdict.value == "fake" and alert.track_id == track.track_id
+    assert track.verdict.value == "fake" and track.judgement.value == "alert" and alert.track_id == track.track_id
+    # The alert starts where the evidence first reaches the bound, and keeps the frames that built it.
+    bound = alerting.model.bound
+    first = next(p for p in track.points if p.evidence >= bound)
+    assert alert.start_t == first.t and alert.evidence == first.evidence
+    assert [f.t for f in alert.frames] == [p.t for p in track.points if p.t <= first.t and p.prob is not None]
     assert alert.end_reason == "stream_stopped" and alert.end_t == track.last_t
     assert track.crops[0].why == "alert" and track.crops[0].t == alert.start_t
     peaks = [c for c in track.crops if c.why == "peak"]
@@ -78,16 +82,17 @@ def test_page_is_self_contained(alerting: Report) -> None:
 
 
 def test_names_from_a_stream_are_escaped(analyzer: Analyzer, clips: Clips) -> None:
-    report = collect(analyzer, clips.get("moving_face"), 0.9, name='<script>alert("x")</script>')
+    report = collect(analyzer, clips.get("moving_face"), name='<script>alert("x")</script>')
     page = render_html(report)
     assert "<script>" not in page and "&lt;script&gt;" in page
 
 
-def test_faces_it_cannot_judge_are_listed_with_their_reason(analyzer: Analyzer, clips: Clips) -> None:
-    report = collect(analyzer, clips.get("poor_faces"), threshold=0.15)
+def test_faces_it_cannot_judge_are_listed_with_their_reason(alerting_analyzer: Analyzer, clips: Clips) -> None:
+    report = collect(alerting_analyzer, clips.get("poor_faces"))  # no face is scored, so none can alert
     assert report.tracks and not report.alerts
     for track in report.tracks:
         assert track.frames_scored == 0 and track.verdict.value == "uncertain" and track.crops == ()
+        assert track.judgement.value == "gathering_evidence" and track.max_evidence == 0.0
         assert sum(a.frames for a in track.abstentions) == track.frames_seen
         assert {a.reason for a in track.abstentions} <= {"too_small", "too_blurred", "turned_away"}
     page = render_html(report)

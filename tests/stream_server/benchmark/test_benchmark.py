@@ -1,6 +1,6 @@
 """The benchmark end to end: generated clips through the real decode → detect → track → model → alert
 path, with models whose answer is known (a constant fake probability), so time to alert and false
-alerts per hour have exact expected values; and its refusals of bad input."""
+alerts per hour have exact expected values; `calibrate` on stored scores; and refusals of bad input."""
 
 from __future__ import annotations
 
@@ -8,15 +8,23 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 import torch
 
-from detector.labelled import LabelledError, read_labelled
+from detector.config import Config, EventsConfig
+from detector.evidence import AlertRule
+from detector.labelled import LabelledError, read_labelled, read_many
 from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
-from stream_server.benchmark.outcome import ClipStatus
+from detector.pipeline import model_info
+from stream_server.benchmark.calibrate import fit
+from stream_server.benchmark.outcome import ClipOutcome, ClipStatus, FrameRow
+from stream_server.benchmark.replay import choose_bound, read_scores, replay
+from stream_server.benchmark.report import write_outputs
 from stream_server.benchmark.runner import BenchmarkSettings, run_clips
 from tests.helpers.media import MOVING_FRAMES, Clips
 
@@ -35,10 +43,10 @@ def constant_model(path: Path, logit: float) -> Path:
     return path
 
 
-def run_benchmark(source: Path, weights: Path, *options: str) -> subprocess.CompletedProcess[str]:
+def run_benchmark(sources: list[Path], weights: Path, *options: str, command: str = "benchmark") -> CompletedProcess:
     """The installed command line, as a user runs it."""
-    command = [sys.executable, "-m", "detector.cli", "benchmark", str(source), "--weights", str(weights)]
-    return subprocess.run([*command, "--fps", str(FPS), *options], capture_output=True, text=True, timeout=600)
+    line = [sys.executable, "-m", "detector.cli", command, *map(str, sources), "--weights", str(weights)]
+    return subprocess.run([*line, "--fps", str(FPS), *options], capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +66,15 @@ def test_known_model_gives_known_alert_times_and_false_alert_rate(labelled_folde
     items = read_labelled(labelled_folder)
     outcomes = {o.name: o for o in run_clips(items, BenchmarkSettings(None, weights, FPS), jobs=1)}
     moving, gap = outcomes["real/moving.mp4"], outcomes["fake/talking-head/gap.mp4"]
-    # Every face scores ≈ 1: the alert rule fires at the 3rd scored frame (events.min_frames), 2/15 s in.
+    # Every face scores ≈ 1 (no calibration in this checkpoint): each frame adds the clip (2) minus the drift
+    # (0.2) of the default rule, 12.6 >= the default bound 12 at the 7th frame, but no alert comes before
+    # events.min_frames (8) scored frames: the alert starts at the 8th, 7/15 s in.
+    rule = AlertRule()
+    assert (rule.bound, rule.clip, rule.drift, EventsConfig().min_frames) == (12.0, 2.0, 0.2, 8)
     assert moving.status is ClipStatus.SCORED and moving.verdict == "fake"
-    assert moving.first_alert_s == pytest.approx(2 / FPS, abs=1e-6)
+    assert moving.first_alert_s == pytest.approx(7 / FPS, abs=1e-6)
     assert moving.alerts == 1
+    assert len(moving.frames) == moving.frames_analyzed and all(f.raw and f.raw > 0.999 for f in moving.frames)
     assert moving.duration_s == pytest.approx(MOVING_FRAMES / 30, abs=1e-6)  # 3 s at 15 of its 30 fps
     # The face leaves for a second and comes back as a new track: a second alert.
     assert gap.alerts == 2 and gap.family == "talking-head"
@@ -70,36 +83,94 @@ def test_known_model_gives_known_alert_times_and_false_alert_rate(labelled_folde
     assert "cannot open" in outcomes["real/broken.mp4"].reason
 
 
-def test_cli_writes_report_csv_and_roc_and_goes_on_past_a_broken_clip(labelled_folder: Path, tmp_path: Path) -> None:
+def test_cli_judges_two_folders_as_one_set_and_replays_its_scores(
+    labelled_folder: Path, clips: Clips, tmp_path: Path
+) -> None:
     weights = constant_model(tmp_path / "always_real.pt", -8.0)
+    second = tmp_path / "second"
+    (second / "real").mkdir(parents=True)
+    (second / "real" / "moving.mp4").symlink_to(clips.get("moving_face"))  # the same relative name as in the first
     out = tmp_path / "out"
     done = run_benchmark(
-        labelled_folder, weights, "--jobs", "2", "--out", str(out), "--no-progress", "--format", "json"
+        [labelled_folder, second], weights, "--jobs", "2", "--out", str(out), "--no-progress", "--format", "json"
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report == json.loads((out / "report.json").read_text())
-    assert report["status"] == {"scored": 2, "no_face": 0, "abstained": 1, "error": 1}
-    assert report["false_alerts"]["alerts"] == 0
-    assert report["false_alerts"]["per_hour"] == 0.0
-    assert report["time_to_first_alert"] == {"clips": 1, "alerted": 0, "median_s": None, "p90_s": None}
-    assert report["at_threshold"]["verdicts_real"] == {"real": 1, "uncertain": 0, "fake": 0, "no_score": 2}
+    assert report["status"] == {"scored": 3, "no_face": 0, "abstained": 1, "error": 1}
+    assert report["false_alerts"]["alerts"] == 0 and report["false_alerts"]["per_hour"] == 0.0
+    assert report["false_alerts"]["per_hour_upper95"] > 0 and "rule of three" in report["false_alerts"]["note"]
+    tta = report["time_to_first_alert"]
+    assert (tta["clips"], tta["alerted"], tta["median_s"], tta["median_alerted_s"]) == (1, 0, None, None)
+    assert report["at_threshold"]["verdicts_real"] == {"real": 2, "uncertain": 0, "fake": 0, "no_score": 2}
     assert report["protocol"]["analysis_fps"] == FPS and report["protocol"]["threshold"] == 0.5
     with (out / "clips.csv").open() as handle:
-        assert sorted(r["name"] for r in csv.DictReader(handle)) == sorted(
-            ["real/moving.mp4", "real/poor.mp4", "real/broken.mp4", "fake/talking-head/gap.mp4"]
-        )
-    assert (out / "roc.png").read_bytes()[:4] == b"\x89PNG"
+        rows = {r["name"]: r for r in csv.DictReader(handle)}
+    # The union of both folders' clips, each name prefixed with its folder's.
+    assert sorted(rows) == sorted(
+        [
+            f"{labelled_folder.name}/{n}"
+            for n in ("real/moving.mp4", "real/poor.mp4", "real/broken.mp4", "fake/talking-head/gap.mp4")
+        ]
+        + ["second/real/moving.mp4"]
+    )
+    for name in ("roc.png", "alerts.png", "reliability.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    # The stored per-frame scores give the same figures without the model.
+    again = run_benchmark([], weights, "--from-scores", str(out), "--format", "json")
+    assert again.returncode == 0, again.stderr
+    replayed = json.loads(again.stdout)
+    for key in ("status", "overall", "at_threshold", "time_to_first_alert", "false_alerts", "calibration"):
+        assert replayed[key] == report[key], key
 
 
-def test_calibrate_sets_the_threshold_on_real_clips(labelled_folder: Path, tmp_path: Path) -> None:
+def test_replay_of_stored_scores_equals_the_live_run(labelled_folder: Path, tmp_path: Path) -> None:
     weights = constant_model(tmp_path / "always_fake.pt", 8.0)
-    calibrated = tmp_path / "calibrated.pt"
-    done = run_benchmark(labelled_folder, weights, "--calibrate", str(calibrated), "--max-fpr", "0.0", "--no-progress")
+    items = read_labelled(labelled_folder)
+    live = run_clips(items, BenchmarkSettings(None, weights, FPS), jobs=1)
+    write_outputs(tmp_path / "scores", {"per_family": {}}, live, roc=False)
+    info = model_info(Config(), load_model(weights))
+    again = replay(read_scores(tmp_path / "scores"), info, Config().scoring)
+    assert [(o.name, o.alerts, o.first_alert_s) for o in again] == [(o.name, o.alerts, o.first_alert_s) for o in live]
+    assert [o.video_score for o in again] == [pytest.approx(o.video_score, abs=1e-5) for o in live]
+
+
+def test_calibrate_writes_the_calibration_and_bound_into_a_checkpoint(tmp_path: Path) -> None:
+    # Stored scores of six clips: the fakes' raw output sits higher than the reals', with overlap.
+    def clip(name: str, label: int, raws: list[float]) -> ClipOutcome:
+        frames = tuple(FrameRow(1, i / FPS, r) for i, r in enumerate(raws))
+        family = "real" if label == 0 else "x"
+        return ClipOutcome(name, label, family, "", ClipStatus.SCORED, duration_s=len(raws) / FPS, frames=frames)
+
+    outcomes = [
+        clip("r1", 0, [0.2, 0.4, 0.3, 0.6, 0.2] * 6),
+        clip("r2", 0, [0.1, 0.5, 0.7, 0.3] * 8),
+        clip("r3", 0, [0.3, 0.2, 0.4] * 10),
+        clip("f1", 1, [0.8, 0.6, 0.9, 0.4] * 8),
+        clip("f2", 1, [0.7, 0.95, 0.5] * 10),
+        clip("f3", 1, [0.9, 0.3, 0.8, 0.85] * 8),
+    ]
+    scores = tmp_path / "scores"
+    write_outputs(scores, {"per_family": {}}, outcomes, roc=False)
+    weights = constant_model(tmp_path / "plain.pt", 0.0)
+    written, out = tmp_path / "calibrated.pt", tmp_path / "cal"
+    done = run_benchmark(
+        [], weights, "--from-scores", str(scores), "--write", str(written), "--out", str(out), command="calibrate"
+    )
     assert done.returncode == 0, done.stderr
-    model = load_model(calibrated)
-    assert model.threshold > 0.999  # above the one real clip's score (≈ sigmoid(8))
-    assert "benchmark --calibrate" in model.metrics["calibration"]
+    model = load_model(written)
+    expected = fit(read_scores(scores))
+    assert model.calibration == expected and model.calibration.method == "platt" and model.calibration.a > 0
+    assert model.calibration.clips == ("f1", "f2", "f3", "r1", "r2", "r3")
+    info = replace(model_info(Config(), load_model(weights)), calibration=expected, threshold=0.5)
+    chosen = choose_bound(replay(read_scores(scores), info, Config().scoring), info, 1.0)
+    assert model.alert["bound"] == round(chosen["bound"], 3) and model.alert["chosen"]["alerts"] == 0
+    assert (model.alert["clip"], model.alert["drift"]) == (2.0, 0.2)
+    assert json.loads((out / "calibration.json").read_text())["a"] == expected.a
+    assert (out / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    # The new checkpoint replays with no alert on its real clips: the bound was chosen for that.
+    judged = run_benchmark([], written, "--from-scores", str(scores), "--format", "json")
+    assert json.loads(judged.stdout)["false_alerts"]["alerts"] == 0
 
 
 @pytest.mark.parametrize(
@@ -140,3 +211,17 @@ def test_manifest_split_and_families(tmp_path: Path) -> None:
     ]
     with pytest.raises(LabelledError, match="no media in split 'test'"):
         read_labelled(manifest, "test")
+
+
+def test_two_manifests_give_the_union_of_their_rows(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder / "real").mkdir(parents=True)
+        (tmp_path / folder / "real" / "x.mp4").write_bytes(b"x")
+        (tmp_path / folder / "real" / "y.mp4").write_bytes(b"y")
+        (tmp_path / folder / "m.csv").write_text("file,label,split\nreal/x.mp4,real,dev\nreal/y.mp4,real,train\n")
+    both = read_many([tmp_path / "a" / "m.csv", tmp_path / "b" / "m.csv"], ["dev"])
+    assert [(m.name, m.split) for m in both] == [("a/real/x.mp4", "dev"), ("b/real/x.mp4", "dev")]
+    one = read_many([tmp_path / "a" / "m.csv"], ["dev", "train"])
+    assert [(m.name, m.split) for m in one] == [("real/x.mp4", "dev"), ("real/y.mp4", "train")]
+    with pytest.raises(LabelledError, match="no media in split"):
+        read_many([tmp_path / "a" / "m.csv"], ["test"])

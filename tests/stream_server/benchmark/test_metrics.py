@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream_server.benchmark.metrics import quantile_or_never, summarize
+from stream_server.benchmark.metrics import poisson_upper, quantile_or_never, summarize
 from stream_server.benchmark.outcome import ClipOutcome, ClipStatus
 
 
@@ -86,11 +86,28 @@ def test_time_to_first_alert_and_false_alerts_per_hour(outcomes: list[ClipOutcom
     tta = report["time_to_first_alert"]
     # Scored fakes alert after 1, 3, 2 s and never: sorted 1, 2, 3, never → median 2 s, p90 never.
     assert (tta["clips"], tta["alerted"], tta["median_s"], tta["p90_s"]) == (4, 3, 2.0, None)
+    # Among the 3 that alert: median 2 s, p90 3 s (the 90 % point of 1, 2, 3 is the third).
+    assert (tta["share_alerted"], tta["median_alerted_s"], tta["p90_alerted_s"]) == (0.75, 2.0, 3.0)
     fa = report["false_alerts"]
     # 3 alerts over 4 × 30 min + 10 min (the faceless clip was watched too) = 130 min.
     assert fa["alerts"] == 3
     assert fa["per_hour"] == pytest.approx(3 / (130 / 60))
-    assert fa["real_clips_with_alert"] == 2
+    # The exact one-sided 95 % Poisson bound for 3 events is 7.754 (tables: Garwood 1936).
+    assert fa["per_hour_upper95"] == pytest.approx(7.7537 / (130 / 60), abs=1e-3)
+    assert fa["real_clips_with_alert"] == 2 and fa["real_clips"] == 5
+
+
+def test_no_false_alert_gives_the_rule_of_three() -> None:
+    fa = summarize([clip("r1", 0, 0.2, duration=600.0), clip("r2", 0, 0.3, duration=1200.0)], 0.5)["false_alerts"]
+    # 30 minutes without an alert: the 95 % upper bound is -ln(0.05) / 0.5 h = 5.99 per hour.
+    assert fa["alerts"] == 0 and fa["per_hour"] == 0.0
+    assert fa["per_hour_upper95"] == pytest.approx(2.9957 / 0.5, abs=1e-3)
+    assert "rule of three" in fa["note"] and "under 1 per hour" in fa["note"]
+
+
+@pytest.mark.parametrize(("count", "upper"), [(0, 2.9957), (1, 4.7439), (2, 6.2958), (3, 7.7537), (10, 16.9622)])
+def test_poisson_upper_bound_matches_the_tables(count: int, upper: float) -> None:
+    assert poisson_upper(count) == pytest.approx(upper, abs=1e-3)
 
 
 def test_clips_without_a_score_are_listed_with_their_reason(outcomes: list[ClipOutcome]) -> None:

@@ -19,7 +19,6 @@ from detector.config import MqttConfig
 from detector.pipeline import Analyzer
 from stream_server.notify.address import TargetPolicy, TargetRefused
 from stream_server.notify.mqtt import MqttPublisher
-from tests.helpers.ws_schema import LowThreshold
 from tests.stream_server.conftest import LiveServer, wait_message
 from tests.stream_server.notify.conftest import Broker
 
@@ -75,11 +74,11 @@ def mqtt_section(broker: Broker, **values: Any) -> dict[str, Any]:
 @pytest.mark.integration
 @pytest.mark.asyncio
 async def test_stream_publishes_documented_topics(
-    serve: Callable[..., LiveServer], analyzer: Analyzer, carphone_bytes: bytes, broker: Broker
+    serve: Callable[..., LiveServer], alerting_analyzer: Analyzer, carphone_bytes: bytes, broker: Broker
 ) -> None:
     sub = Subscriber(broker)
     server = serve(
-        LowThreshold(analyzer),
+        alerting_analyzer,
         events={"require_trained_model": False, "min_frames": 1},
         notify=mqtt_section(broker, home_assistant={"enabled": True}),
     )
@@ -100,7 +99,10 @@ async def test_stream_publishes_documented_topics(
     assert alerts[0]["type"] == "event" and alerts[0]["event"]["phase"] == "start" and alerts[0]["active"] >= 1
     assert alerts[-1]["active"] == 0
     scores = [json.loads(p) for p in sub.payloads(f"{PREFIX}/{sid}/score")]
-    assert scores and all(set(s) == {"v", "stream", "t", "wall", "score", "faces"} for s in scores)
+    keys = {"v", "stream", "t", "wall", "score", "judgement", "evidence", "faces"}
+    assert scores and all(set(s) == keys for s in scores)
+    # Every face alerts under this calibration: once it has, the stream's score says so.
+    assert scores[-1]["judgement"] == "alert" and scores[-1]["evidence"] >= 3.0
     assert all(0 <= s["score"] <= 1 for s in scores if s["score"] is not None)
     ts = [s["t"] for s in scores]
     assert ts == sorted(ts) and len(scores) < len([m for m in seen if m["type"] == "score"])  # rate-limited

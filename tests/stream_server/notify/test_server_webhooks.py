@@ -15,7 +15,6 @@ from websockets.asyncio.client import connect
 
 from detector.pipeline import Analyzer
 from stream_server.notify.signing import SIGNATURE_HEADER, verify
-from tests.helpers.ws_schema import LowThreshold
 from tests.stream_server.conftest import LiveServer, wait_message
 from tests.stream_server.notify.conftest import SECRET, Receiver
 
@@ -49,11 +48,14 @@ async def run_upload(server: LiveServer, clip: bytes) -> tuple[list[dict[str, An
 @pytest.mark.integration
 @pytest.mark.asyncio
 async def test_upload_events_reach_the_receiver_signed(
-    serve: Callable[..., LiveServer], analyzer: Analyzer, carphone_bytes: bytes, receiver: Callable[[str], Receiver]
+    serve: Callable[..., LiveServer],
+    alerting_analyzer: Analyzer,
+    carphone_bytes: bytes,
+    receiver: Callable[[str], Receiver],
 ) -> None:
     target = receiver("500")  # the first delivery fails once and is retried
     server = serve(
-        LowThreshold(analyzer),
+        alerting_analyzer,
         events={"require_trained_model": False, "min_frames": 1},
         notify=notify(target.url("/hooks/s3cr3t-path")),
     )

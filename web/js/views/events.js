@@ -4,7 +4,7 @@ import { listEvents } from "../api.js";
 import { h, replace, fmtPercent, fmtTime, fmtDuration } from "../dom.js";
 import { onStoreChange } from "./common.js";
 
-const COLUMNS = ["Started", "Stream", "Face", "Peak", "Duration", "Ended"];
+const COLUMNS = ["Started", "Stream", "Face", "Evidence", "Peak probability", "Duration", "Ended"];
 
 function row(ev, store) {
   const stream = store.streams.get(ev.stream);
@@ -13,21 +13,28 @@ function row(ev, store) {
     ? h("a", { href: `#/stream/${encodeURIComponent(ev.stream)}`, text: stream.name })
     : h("span", { text: ev.stream });
   const duration = open ? "–" : fmtDuration(ev.end_wall - ev.start_wall);
-  const ended = open ? h("span", { class: "badge badge-alert", text: "active" }) : ev.end_reason || "score";
+  const ended = open ? h("span", { class: "badge badge-alert", text: "active" }) : ev.end_reason || "evidence";
   return h(
     "tr",
     { class: open ? "active" : "" },
     h("td", { text: fmtTime(ev.start_wall) }),
     h("td", {}, name),
     h("td", { text: `#${ev.track}` }),
+    h("td", { text: evidenceText(ev) }),
     h("td", { text: fmtPercent(ev.peak) }),
     h("td", { text: duration }),
     h("td", {}, ended),
   );
 }
 
+function evidenceText(ev) {
+  if (ev.evidence === null || ev.evidence === undefined) return "–";
+  const frames = ev.frames?.length ? ` (${ev.frames.length} frames)` : "";
+  return `${ev.evidence.toFixed(1)} of ${ev.bound?.toFixed(1) ?? "?"}${frames}`;
+}
+
 function table(events, store) {
-  if (!events.length) return h("p", { class: "empty", text: "No events yet: no face has crossed the threshold." });
+  if (!events.length) return h("p", { class: "empty", text: "No events yet: no face's evidence has reached the alert bound." });
   return h(
     "div",
     { class: "table-wrap" },
@@ -53,7 +60,7 @@ export function mount(root, { store }) {
   const explain = () => {
     note.textContent = store.alertsEnabled === false
       ? "Alerts are off on the server (the model is untrained), so no new events are recorded."
-      : "An event is a face whose rolling fake probability stayed above the threshold.";
+      : "An event is a face whose evidence (fake log-odds added up over its frames) reached the alert bound.";
   };
   explain();
   load();

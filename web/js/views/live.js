@@ -5,7 +5,7 @@ import { snapshotUrl } from "../api.js";
 import { drawChart, trackColor } from "../chart.js";
 import { h, replace, setText, fmtPercent } from "../dom.js";
 import { drawFaces } from "../overlay.js";
-import { faceVerdict, resultVerdict, streamVerdict } from "../verdict.js";
+import { evidenceShare, faceVerdict, resultVerdict, streamVerdict } from "../verdict.js";
 import { frameSizeOf } from "./common.js";
 
 const SNAPSHOT_MAX_SIDE = 1280;
@@ -78,28 +78,29 @@ export function picture(streamId, media) {
   };
 }
 
-/** A chart of each face's rolling probability over time, with a colour legend. */
+/** A chart of each face's evidence over time (dashed: the alert bound), with a colour legend. */
 export function faceChart(label) {
   const canvas = h("canvas", { class: "chart", role: "img", "aria-label": label });
   const legend = h("ul", { class: "legend" });
   return {
     el: h("div", { class: "chart-box" }, canvas, legend),
     /** `byTime` = "wall" for live streams (last minutes), "t" for files (the whole video). */
-    draw(history, threshold, byTime = "wall") {
+    draw(history, model, byTime = "wall") {
+      const judged = (p) => p.judgement && p.judgement !== "gathering_evidence";
       const series = [...(history?.entries() || [])].map(([track, points]) => ({
         track,
-        points: points.map((p) => ({ x: p[byTime], y: p.state === "abstain" ? null : p.rolling })),
+        points: points.map((p) => ({ x: p[byTime], y: judged(p) ? evidenceShare(p, model) : null })),
       }));
       const xs = series.flatMap((s) => s.points.map((p) => p.x)).filter((x) => x !== undefined);
       const end = xs.length ? Math.max(...xs) : 0;
       const start = xs.length ? Math.min(...xs) : 0;
       if (byTime === "t") {
         const span = Math.max(end, 1);
-        drawChart(canvas, series, threshold, end, span, ["0 s", `${Math.round(end)} s`]);
+        drawChart(canvas, series, end, span, ["0 s", `${Math.round(end)} s`]);
       } else {
         // Live: the data it has, at least a minute and at most the last five.
         const span = Math.min(LIVE_SPAN_MAX_S, Math.max(LIVE_SPAN_MIN_S, end - start));
-        drawChart(canvas, series, threshold, end, span, [`−${agoText(span)}`, "now"]);
+        drawChart(canvas, series, end, span, [`−${agoText(span)}`, "now"]);
       }
       replace(legend, ...series.map((s) => legendItem(s.track)));
     },
@@ -125,13 +126,27 @@ export function faceList() {
 
 function faceItem(face, model) {
   const v = faceVerdict(face, model);
-  const prob = face.prob === null || face.prob === undefined ? "" : ` · frame ${fmtPercent(face.prob)}`;
+  const share = evidenceShare(face, model);
+  const value = face.rolling ?? face.prob;
+  const number = value === null || value === undefined ? "" : `fake probability ${fmtPercent(value)}`;
+  // The bar is full at the alert bound; it may overflow to the cap (twice the bound), which it clips.
+  const bar = h("meter", {
+    class: "evidence-bar",
+    min: 0,
+    max: 1,
+    high: 0.5,
+    optimum: 0,
+    value: Math.min(1, share),
+    title: `evidence ${Math.round(share * 100)} % of the alert bound`,
+    "aria-label": `evidence ${Math.round(share * 100)} % of the alert bound`,
+  });
   return h(
     "li",
     { class: "face-item", "data-verdict": v.cls, "data-track": String(face.track) },
     h("span", { class: "swatch", style: `background:${trackColor(face.track)}` }),
     h("strong", { text: `Face #${face.track}` }),
-    h("span", { class: "face-score", text: v.text }),
-    h("span", { class: "muted", text: prob }),
+    h("span", { class: "face-score", text: v.cls === "abstain" ? v.text : v.word }),
+    bar,
+    h("span", { class: "muted face-number", text: v.cls === "abstain" ? "" : number }),
   );
 }

@@ -3,7 +3,7 @@
 import { h, replace, setText, fmtPercent } from "../dom.js";
 import { drawSparkline } from "../chart.js";
 import { getTimeline } from "../api.js";
-import { classify, kindText, resultVerdict, statusText, streamVerdict } from "../verdict.js";
+import { kindText, resultVerdict, statusText, streamVerdict } from "../verdict.js";
 import { every, onStoreChange, syncThumbnails } from "./common.js";
 
 const THUMB_REFRESH_MS = 2000;
@@ -33,6 +33,7 @@ function buildCard(id) {
     kind: h("span", { class: "kind" }),
     score: h("span", { class: "score-value" }),
     verdict: h("span", { class: "score-label" }),
+    evidence: h("meter", { class: "evidence-bar", min: 0, max: 1, high: 0.5, optimum: 0, value: 0 }),
     spark: h("canvas", { class: "spark", "aria-hidden": "true" }),
     faces: h("div", { class: "thumbs" }),
     stats: h("p", { class: "stats" }),
@@ -44,7 +45,8 @@ function buildCard(id) {
     h("header", { class: "card-head" }, h("h2", {}, parts.title), parts.alert),
     h("p", { class: "meta" }, parts.kind, " · ", parts.status, parts.owner),
     parts.error,
-    h("p", { class: "score" }, parts.score, parts.verdict),
+    h("p", { class: "score" }, parts.verdict, parts.score),
+    parts.evidence,
     parts.spark,
     parts.faces,
     parts.stats,
@@ -60,7 +62,7 @@ function cardVerdict(stream, store) {
     return { ...result, top: result.top ?? null };
   }
   const verdict = streamVerdict(stream, store.facesOf(stream.id), store.model, store.connection);
-  return { ...verdict, top: store.highest(stream.id) };
+  return { ...verdict, top: verdict.top ?? store.highest(stream.id) };
 }
 
 function sparkPoints(stream, store) {
@@ -73,22 +75,25 @@ function updateCard(card, stream, store, refreshThumbs) {
   const faces = store.facesOf(stream.id);
   const verdict = cardVerdict(stream, store);
   const top = verdict.top;
-  const cls = top === null ? verdict.cls : classify(top, store.model);
-  card.el.dataset.verdict = cls;
+  card.el.dataset.verdict = verdict.cls;
   setText(card.title, stream.name);
   setText(card.kind, kindText(stream.kind));
   setText(card.status, statusText(stream.status));
   setText(card.owner, "owner" in stream ? ` · on ${stream.owner ?? "no worker yet"}` : "");
   setText(card.error, stream.error || "");
   card.status.dataset.status = stream.status;
-  setText(card.score, top === null ? "–" : fmtPercent(top));
+  setText(card.score, top === null || top === undefined ? "–" : fmtPercent(top));
   // An untrained model's numbers are placeholders: say so next to every verdict word.
   const caveat = top !== null && store.modelKnown && !store.model.trained ? " (untrained model)" : "";
   setText(card.verdict, verdict.title + caveat);
   card.alert.hidden = !store.alerting(stream.id);
   setText(card.stats, statsLine(stream));
   const spark = sparkPoints(stream, store);
-  drawSparkline(card.spark, spark.points, store.model.threshold ?? 0.5, spark.span, spark.min);
+  const share = spark.points.length ? spark.points[spark.points.length - 1].y : null;
+  card.evidence.value = Math.min(1, share ?? 0);
+  card.evidence.title = share === null ? "no evidence yet" : `evidence ${Math.round(share * 100)} % of the alert bound`;
+  card.evidence.setAttribute("aria-label", card.evidence.title);
+  drawSparkline(card.spark, spark.points, spark.span, spark.min);
   syncThumbnails(card.faces, stream.id, faces, refreshThumbs);
 }
 

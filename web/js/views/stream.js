@@ -18,8 +18,10 @@ function eventsList(events, store) {
 function eventItem(ev, store) {
   const open = ev.end_wall === null || ev.end_wall === undefined;
   const when = fmtTime(ev.start_wall);
-  const text = `Face #${ev.track}: above the threshold from ${when}, peak ${fmtPercent(ev.peak)}`;
-  const end = open ? " — still active" : ` — ended ${fmtTime(ev.end_wall)} (${ev.end_reason || "score"})`;
+  const frames = ev.frames?.length ? ` from ${ev.frames.length} scored frames` : "";
+  const evidence = ev.evidence === null || ev.evidence === undefined ? "" : `, evidence ${ev.evidence.toFixed(1)}${frames}`;
+  const text = `Face #${ev.track}: alert from ${when}${evidence}, peak fake probability ${fmtPercent(ev.peak)}`;
+  const end = open ? " — still active" : ` — ended ${fmtTime(ev.end_wall)} (${ev.end_reason || "evidence"})`;
   return h("li", { class: open ? "event active" : "event" }, text + end);
 }
 
@@ -83,14 +85,14 @@ export function mount(root, { store }, id) {
   const head = header(id, store);
   const banner = verdictBanner();
   const pic = picture(id, sessions.get(id)?.media);
-  const chart = faceChart("rolling fake probability of each face over time");
+  const chart = faceChart("evidence of each face over time; the dashed line is the alert bound");
   const faces = faceList();
   const events = h("ul", { class: "events" });
   root.append(
     head.el,
     banner.el,
     h("div", { class: "live-grid" }, pic.el, h("section", {}, h("h2", { text: "Faces" }), faces.el)),
-    h("section", {}, h("h2", { text: "Fake probability per face" }), chart.el),
+    h("section", {}, h("h2", { text: "Evidence per face (dashed: alert bound)" }), chart.el),
     h("section", {}, h("h2", { text: "Events" }), events),
   );
   const refreshEvents = () =>
@@ -105,7 +107,7 @@ export function mount(root, { store }, id) {
     const current = store.facesOf(id);
     pic.draw(stream, current, store.model);
     faces.update(current, store.model, stream);
-    chart.draw(store.history.get(id), store.model.threshold ?? 0.5, stream?.kind === "upload" ? "t" : "wall");
+    chart.draw(store.history.get(id), store.model, stream?.kind === "upload" ? "t" : "wall");
   };
   let lastStatus = store.streams.get(id)?.status;
   const onChange = (detail) => {
