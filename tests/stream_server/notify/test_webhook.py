@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from detector.config import NotifyEvent, WebhookConfig
+from stream_server.messages import PROTOCOL_VERSION
 from stream_server.notify.address import TargetPolicy, TargetRefused
 from stream_server.notify.base import Batch, Notification
 from stream_server.notify.dispatch import EventFinder
@@ -28,9 +29,10 @@ def hook(url: str, **values: Any) -> WebhookConfig:
 def alert_message(phase: str = "start", alert_id: str = "ev-1") -> dict[str, Any]:
     alert = {
         "id": alert_id, "phase": phase, "stream": "s-0123456789", "track": 1, "t": 2.0, "wall": 1700000000.0,
-        "score": 0.9, "peak": 0.9, "started_t": 2.0, "reason": None if phase == "start" else "score",
+        "score": 0.9, "peak": 0.9, "started_t": 2.0, "reason": None if phase == "start" else "evidence",
+        "evidence": 14.0, "peak_evidence": 14.0, "bound": 12.0, "frames": [],
     }  # fmt: skip
-    return {"v": 1, "type": "event", "event": alert}
+    return {"v": PROTOCOL_VERSION, "type": "event", "event": alert}
 
 
 def batch_of(*messages: dict[str, Any]) -> Batch:
