@@ -348,8 +348,11 @@ def model_info(config: Config, model: LoadedModel) -> ModelInfo:
     except ValueError as exc:
         raise ConfigError(f"events: {exc}") from exc
     threshold = config.scoring.threshold
-    if threshold is None:  # a calibrated probability at equal priors says "fake" above one half
-        threshold = model.threshold if calibration.identity else 0.5
+    if threshold is None:
+        # The model's threshold keeps a false-positive budget on held-out real videos (at most 5 % judged
+        # fake); the calibration is monotone, so its image on the calibrated scale makes the same calls.
+        # Never below one half: a calibrated "fake" verdict means more likely fake than not.
+        threshold = model.threshold if calibration.identity else max(0.5, calibration.apply(model.threshold))
     return ModelInfo(
         name=model.name,
         trained=model.trained,

@@ -170,13 +170,13 @@ class FaceScore:
     quality: Quality
     # The aligned crop the model saw; kept out of as_dict/repr/eq (the server shows it as a thumbnail).
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
-    # The face mesh in frame pixels when `mesh.enabled` (per-track landmark motion for the model).
-    landmarks: MeshLandmarks | None = field(default=None, repr=False, compare=False)
     raw: float | None = None  # the model's output before calibration
     evidence: float = 0.0  # the track's accumulated log-odds evidence (CUSUM) after this frame
     judgement: FaceState = FaceState.GATHERING
     # Where the track's alert starts at this frame: the scored frames that built its evidence.
     run: tuple[RunFrame, ...] | None = field(default=None, repr=False, compare=False)
+    # The face mesh in frame pixels when `mesh.enabled` (per-track landmark motion for the model).
+    landmarks: MeshLandmarks | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -96,8 +96,14 @@ def test_calibration_and_bound_round_trip_through_the_checkpoint(tmp_path: Path,
     assert loaded.calibration == calibration and loaded.calibration.clips == ("a.mp4", "b.mp4")
     assert loaded.calibration.metrics == {"ece": 0.02} and loaded.alert == alert
     info = model_info(Config(), loaded)
-    assert info.rule == AlertRule(bound=14.5, clip=1.5, drift=0.3) and info.threshold == 0.5
+    assert info.rule == AlertRule(bound=14.5, clip=1.5, drift=0.3)
     assert info.calibration.apply(0.9) == pytest.approx(1 / (1 + math.exp(-(0.25 * math.log(9) - 0.5))))
+    # the verdict keeps the checkpoint's decisions: its threshold mapped through the calibration (0.512)
+    assert info.threshold == pytest.approx(info.calibration.apply(0.9)) and info.threshold > 0.5
+    low = tmp_path / "low.pt"
+    save_checkpoint(net, low, trained=True, threshold=0.3, metrics={}, recipe={})
+    with_alerting(low, tmp_path / "low_cal.pt", calibration, alert)
+    assert model_info(Config(), load_model(tmp_path / "low_cal.pt")).threshold == 0.5  # never below one half
     for key, value in net.state_dict().items():  # the weights are copied untouched
         expected = value.half().float() if value.is_floating_point() else value
         torch.testing.assert_close(loaded.net.state_dict()[key], expected)
