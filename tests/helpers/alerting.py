@@ -24,6 +24,8 @@ def write_always_fake(directory: Path) -> Path:
 def alerting_sections(calibration: Path) -> dict[str, dict[str, Any]]:
     """Config sections under which every face alerts within two scored frames, even on an untrained model."""
     return {
-        "scoring": {"calibration": str(calibration)},
+        # The verdict at one half, set here: by default a calibrated model's verdict threshold is its own
+        # threshold mapped through the calibration, which this calibration pushes to about 1.
+        "scoring": {"calibration": str(calibration), "threshold": 0.5},
         "events": {"require_trained_model": False, "min_frames": 1, "bound": BOUND},
     }

@@ -77,7 +77,7 @@ async def test_metrics_describe_a_finished_upload(
     assert value(found, "deepfake_monitor_notify_delivered", kind="webhook") == 0
     info = found["deepfake_monitor_model_info"][0].labels
     assert info["name"] == alerting_analyzer.info.name
-    assert float(info["threshold"]) == alerting_analyzer.info.threshold == 0.5  # calibrated: equal priors
+    assert float(info["threshold"]) == alerting_analyzer.info.threshold == 0.5  # the verdict threshold the config sets
     assert "s" * 20 not in reply.text and "/x" not in reply.text  # no secret, no webhook path
 
 
