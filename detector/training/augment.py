@@ -88,6 +88,16 @@ def sample_post_augment(rng: np.random.Generator) -> PostAugment:
     )
 
 
+def apply_changes(image: np.ndarray, colour: ColourChange | None, frequency: FrequencyChange | None) -> np.ndarray:
+    """A colour change, then a frequency change, each only when given (one side of a blend, a pasted region)."""
+    out = image
+    if colour is not None:
+        out = colour_change(out, colour)
+    if frequency is not None:
+        out = frequency_change(out, frequency)
+    return out
+
+
 def colour_change(image: np.ndarray, change: ColourChange) -> np.ndarray:
     """Apply a ColourChange to a BGR uint8 image."""
     out = image.astype(np.float32) + np.asarray(change.rgb_shift, np.float32)

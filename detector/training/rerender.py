@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector.training.augment import ColourChange, FrequencyChange, colour_change, frequency_change
+from detector.training.augment import ColourChange, FrequencyChange, apply_changes
 from detector.training.autoencoder import SUFFIX, Autoencoder, WeightsError, load_autoencoder, paint
 from detector.training.synthesis import (
     BlendResult,
@@ -164,22 +164,14 @@ def _mild_frequency(rng: np.random.Generator) -> FrequencyChange:
     return FrequencyChange(factor=1.0, sharpen=float(rng.uniform(0.2, 0.6)))
 
 
-def _mismatch(image: np.ndarray, params: RerenderParams) -> np.ndarray:
-    out = image
-    if params.colour is not None:
-        out = colour_change(out, params.colour)
-    if params.frequency is not None:
-        out = frequency_change(out, params.frequency)
-    return out
-
-
 def blend_rendered(
     crop: np.ndarray, rendered: np.ndarray, keypoints: np.ndarray, params: RerenderParams
 ) -> BlendResult:
     """Put a re-rendering of `crop` back: all of it, or inside the mask (real pixels exact where it is 0)."""
     if params.mask is None:
         return BlendResult(real=crop, fake=rendered, mask=np.ones(crop.shape[:2], np.float32))
-    return composite(_mismatch(rendered, params), crop, draw_mask(keypoints, params.mask, crop.shape[0]))
+    pasted = apply_changes(rendered, params.colour, params.frequency)
+    return composite(pasted, crop, draw_mask(keypoints, params.mask, crop.shape[0]))
 
 
 def rerender_blend(crop: np.ndarray, keypoints: np.ndarray, params: RerenderParams, models: Rerenderers) -> BlendResult:

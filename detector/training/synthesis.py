@@ -28,8 +28,7 @@ from detector.training.augment import (
     REFERENCE_SIZE,
     ColourChange,
     FrequencyChange,
-    colour_change,
-    frequency_change,
+    apply_changes,
     sample_colour_change,
     sample_frequency_change,
 )
@@ -179,16 +178,6 @@ def _elastic(mask: np.ndarray, seed: int, alpha: float) -> np.ndarray:
     return cv2.remap(mask, grid_x + flow[0], grid_y + flow[1], cv2.INTER_LINEAR, borderValue=0)
 
 
-def _alter(image: np.ndarray, params: BlendParams) -> np.ndarray:
-    """The colour and/or frequency change of one side of the blend."""
-    out = image
-    if params.colour is not None:
-        out = colour_change(out, params.colour)
-    if params.frequency is not None:
-        out = frequency_change(out, params.frequency)
-    return out
-
-
 def _jitter(image: np.ndarray, params: BlendParams) -> np.ndarray:
     """Small affine misregistration of the source (translation and scale about the centre)."""
     size = image.shape[0]
@@ -206,9 +195,9 @@ def blend(crop: np.ndarray, keypoints: np.ndarray, params: BlendParams, mesh: np
     """Self-blend one aligned crop. The returned real is the target, so fake == real where mask == 0."""
     source, target = crop, crop
     if params.change_source:
-        source = _alter(source, params)
+        source = apply_changes(source, params.colour, params.frequency)
     else:
-        target = _alter(target, params)
+        target = apply_changes(target, params.colour, params.frequency)
     source = _jitter(source, params)
     return composite(source, target, draw_mask(keypoints, params.mask, crop.shape[0], mesh))
 
