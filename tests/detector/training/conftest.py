@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,9 @@ from detector.faces.align import align_face
 from detector.faces.mesh import FaceMesh
 from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.registry import INPUT_SIZE
-from tests.helpers.media import MissingMedia, photo
+from detector.training.cache import PrepareConfig, prepare
+from detector.training.sources import discover
+from tests.helpers.media import MissingMedia, package_file, photo
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,17 @@ def aligned_faces() -> AlignedFaces:
             meshes.append(mesh.run(image, det.keypoints).transformed(aligned.matrix).points)
     assert len(crops) >= 7
     return AlignedFaces(crops, keypoints, meshes)
+
+
+def package_photo_cache(root: Path, config: PrepareConfig) -> Path:
+    """A cache prepared from two package photos, one folder (group) each: person0 = scikit-image's
+    astronaut, person1 = InsightFace's six-person t1.jpg. Skips when the photos are unavailable."""
+    try:
+        photos = [package_file("skimage", "data/astronaut.png"), package_file("insightface", "data/images/t1.jpg")]
+    except MissingMedia as exc:
+        pytest.skip(str(exc))
+    for k, source in enumerate(photos):
+        (root / f"src/person{k}").mkdir(parents=True)
+        shutil.copy(source, root / f"src/person{k}" / source.name)
+    prepare(discover(root / "src"), RetinaFaceDetector(RetinaFaceConfig.model_validate({})), root / "cache", config)
+    return root / "cache"

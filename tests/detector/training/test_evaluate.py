@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 from detector.cli import main
-from detector.config import RetinaFaceConfig
-from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.network import DeepfakeNet
 from detector.model.registry import load_model, save_checkpoint
 from detector.model.views import ViewSpec
-from detector.training.cache import CacheError, PrepareConfig, prepare
+from detector.training.cache import CacheError, PrepareConfig
 from detector.training.evaluate import EvalConfig, evaluate
-from detector.training.sources import discover
-from tests.helpers.media import MissingMedia, package_file
+from tests.detector.training.conftest import package_photo_cache
 
 
 @pytest.fixture(scope="module")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("eval")
-    try:
-        photos = [package_file("skimage", "data/astronaut.png"), package_file("insightface", "data/images/t1.jpg")]
-    except MissingMedia as exc:
-        pytest.skip(str(exc))
-    for k, source in enumerate(photos):
-        (root / f"src/person{k}").mkdir(parents=True)
-        shutil.copy(source, root / f"src/person{k}" / source.name)
-    prepare(
-        discover(root / "src"), RetinaFaceDetector(RetinaFaceConfig.model_validate({})), root / "cache", PrepareConfig()
-    )
-    return root / "cache"
+    return package_photo_cache(tmp_path_factory.mktemp("eval"), PrepareConfig())
 
 
 def test_eval_with_synthesised_fakes_writes_report_and_roc(tiny_cache: Path, tmp_path: Path) -> None:

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from detector.config import RetinaFaceConfig
-from detector.faces.retinaface import RetinaFaceDetector
 from detector.model.registry import load_model
 from detector.model.views import ViewSpec
-from detector.training.cache import PrepareConfig, prepare
+from detector.training.cache import PrepareConfig
 from detector.training.data import SplitRule
-from detector.training.sources import discover
 from detector.training.train import TrainConfig, train
-from tests.helpers.media import MissingMedia, package_file
+from tests.detector.training.conftest import package_photo_cache
 
 
 @pytest.fixture(scope="module")
 def cache_192(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("train_run")
-    try:
-        photos = [package_file("skimage", "data/astronaut.png"), package_file("insightface", "data/images/t1.jpg")]
-    except MissingMedia as exc:
-        pytest.skip(str(exc))
-    for k, source in enumerate(photos):
-        (root / f"src/person{k}").mkdir(parents=True)
-        shutil.copy(source, root / f"src/person{k}" / source.name)
-    detector = RetinaFaceDetector(RetinaFaceConfig.model_validate({}))
-    prepare(discover(root / "src"), detector, root / "cache", PrepareConfig(crop_size=192, crop_zoom=0.9))
-    return root / "cache"
+    return package_photo_cache(tmp_path_factory.mktemp("train_run"), PrepareConfig(crop_size=192, crop_zoom=0.9))
 
 
 def test_a_frame_model_run_writes_a_checkpoint_with_its_views_and_embeds_no_clips(
