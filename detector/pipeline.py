@@ -24,11 +24,12 @@ from detector.faces.align import align_face
 from detector.faces.base import FaceDetector
 from detector.faces.downscale import Downscaled, downscale
 from detector.faces.factory import build_detector
-from detector.faces.mesh import FaceMesh
+from detector.faces.mesh import MIN_PRESENCE, FaceMesh
 from detector.faces.motion import KeypointFlow
 from detector.faces.quality import assess
 from detector.faces.refresh import redetect
 from detector.faces.tracker import FaceTracker, TrackUpdate
+from detector.model.geometry import to_crop
 from detector.model.network import RecurrentState
 from detector.model.onnx_backend import build_embedder
 from detector.model.registry import LoadedModel, load_model
@@ -125,6 +126,8 @@ class Analyzer:
         # Loaded before the CNN: a missing model file should be reported before seconds go into the export.
         self.mesh = FaceMesh(config.mesh.model_path, config.mesh.threads) if config.mesh.enabled else None
         self.model = model if model is not None else load_model(config.model.weights)
+        if self.model.geometry is not None and self.mesh is None:
+            logger.warning("the model's geometry head needs the face mesh (mesh.enabled): scoring with the CNN alone")
         self.info = model_info(config, self.model)
         self.embedder = build_embedder(self.model.net, config.model.backend, config.model.threads)
         self.times = StageTimes()
@@ -334,7 +337,20 @@ class Analyzer:
                 store.put(p.tracked.track_id, RecurrentState(h[k].clone(), c[k].clone(), prev[k].clone()))
             self.times.lstm += time.thread_time() - started
         self.times.crops += len(judged)
-        return [float(v) for v in torch.sigmoid(out)]
+        fused = [float(v) for v in out]
+        if self.model.geometry is not None:
+            started = time.thread_time()
+            fused = [z + self._geometry_logit(p) for z, p in zip(fused, judged, strict=True)]
+            self.times.mesh += time.thread_time() - started
+        return [float(1 / (1 + np.exp(-z))) for z in fused]
+
+    def _geometry_logit(self, p: _Pending) -> float:
+        """The geometry head's weighted log-odds for a face (0, the CNN alone, where the mesh is missing
+        or doubted the face)."""
+        head = self.model.geometry
+        if head is None or p.landmarks is None or p.landmarks.presence < MIN_PRESENCE:
+            return 0.0
+        return head.fuse * head.logit(to_crop(p.landmarks.points, p.aligned.matrix))
 
 
 def model_info(config: Config, model: LoadedModel) -> ModelInfo:

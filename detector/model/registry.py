@@ -3,7 +3,8 @@
 A checkpoint is a torch file holding a dict: `name`, `trained`, `input_size`, `threshold`, `metrics`,
 `state_dict` (float16 to keep the shipped file small) and `recipe`; since the alert rule became
 sequential also `calibration` (Platt parameters with the clips they were fitted on) and `alert` (the
-rule's bound, per-frame clip and drift, with how the bound was chosen). A checkpoint without them loads
+rule's bound, per-frame clip and drift, with how the bound was chosen), and optionally `geometry` (the
+face-mesh geometry head fused with the CNN, `detector.model.geometry`). A checkpoint without them loads
 with the identity calibration and the documented default rule (`detector.evidence.AlertRule()`). The
 bundled checkpoint lives in `detector/model/weights/`; without it the analyzer runs on an ImageNet
 backbone and an untrained head and says so (`model_trained: false`).
@@ -21,6 +22,7 @@ import torch
 from detector.calibration import Calibration, CalibrationError
 from detector.faces.align import ZOOM
 from detector.model.errors import ModelLoadError
+from detector.model.geometry import GeometryError, GeometryHead
 from detector.model.network import CELL_INPUT, PROJ, DeepfakeNet
 from detector.model.views import ViewSpec
 
@@ -52,6 +54,7 @@ class LoadedModel:
 
     calibration: Calibration = field(default_factory=Calibration)
     alert: dict[str, Any] = field(default_factory=dict)  # bound, clip, drift (+ how chosen); {} = defaults
+    geometry: GeometryHead | None = None  # face-mesh geometry fused with the CNN (needs `mesh.enabled`)
 
 
 def save_checkpoint(
@@ -99,6 +102,20 @@ def with_alerting(
     tmp.replace(out)
 
 
+def with_geometry(weights: Path | None, out: Path, head: GeometryHead, threshold: float) -> None:
+    """Copy a checkpoint with a geometry head and the threshold of the fused output. A calibration or
+    alert bound fitted to the CNN alone no longer fits, so both are dropped: run `calibrate` again."""
+    payload = _read(weights if weights is not None else BUNDLED_WEIGHTS)
+    payload["geometry"] = head.as_dict()
+    payload["threshold"] = threshold
+    payload.pop("calibration", None)
+    payload.pop("alert", None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(out)
+
+
 def load_model(weights: Path | None) -> LoadedModel:
     """Load `weights`, else the bundled checkpoint, else an untrained model on ImageNet features."""
     path = weights if weights is not None else (BUNDLED_WEIGHTS if BUNDLED_WEIGHTS.is_file() else None)
@@ -125,6 +142,7 @@ def load_model(weights: Path | None) -> LoadedModel:
         views=views,
         calibration=_calibration(path, payload),
         alert=dict(payload.get("alert", {})),
+        geometry=_geometry(path, payload),
     )
 
 
@@ -142,6 +160,15 @@ def _calibration(path: Path, payload: dict[str, Any]) -> Calibration:
     try:
         return Calibration.from_dict(payload["calibration"])
     except CalibrationError as exc:
+        raise ModelLoadError(f"checkpoint {path}: {exc}") from exc
+
+
+def _geometry(path: Path, payload: dict[str, Any]) -> GeometryHead | None:
+    if "geometry" not in payload:
+        return None
+    try:
+        return GeometryHead.from_dict(payload["geometry"])
+    except (GeometryError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"checkpoint {path}: {exc}") from exc
 
 

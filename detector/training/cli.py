@@ -8,9 +8,13 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.faces.align import ZOOM
 from detector.model.registry import INPUT_SIZE
+
+if TYPE_CHECKING:
+    from detector.training.train import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +27,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     _add_train(subparsers)
     _add_eval(subparsers)
     _add_rerender_train(subparsers)
+    _add_geometry_train(subparsers)
 
 
 def _add_prepare(subparsers: argparse._SubParsersAction) -> None:
@@ -282,17 +287,27 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Handler of `train`."""
-    from detector.training.data import SplitRule
-    from detector.training.frames import FakeMix
-    from detector.training.train import TrainConfig, train
+    from detector.training.train import train
 
     _check_share("--rerender-share", args.rerender_share)
+    _check_share("--retime-share", args.retime_share)
     if args.rerender_share > 0:
         from detector.training.rerender import load_rerenderers
 
         load_rerenderers(args.rerender_weights)  # missing weights: a one-line error before any data is loaded
 
-    config = TrainConfig(
+    metrics = train(train_config(args))
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run `train`'s options describe (every option lands here: a flag left out is silently ignored)."""
+    from detector.training.data import SplitRule
+    from detector.training.frames import FakeMix
+    from detector.training.train import TrainConfig
+
+    return TrainConfig(
         caches=tuple(args.data),
         out=args.out,
         rule=SplitRule(tuple(args.holdout), tuple(args.item_split), args.val_fraction),
@@ -315,13 +330,12 @@ def run_train(args: argparse.Namespace) -> int:
             labelled=args.labelled_share,
             warp=args.warp_share,
             match_quality=not args.no_match_quality,
+            retime=args.retime_share,
+            mesh_masks=not args.no_mesh_masks,
             rerender=args.rerender_share,
             rerender_weights=args.rerender_weights,
         ),
     )
-    metrics = train(config)
-    print(json.dumps(metrics, indent=2))
-    return 0
 
 
 def _add_eval(subparsers: argparse._SubParsersAction) -> None:
@@ -388,6 +402,54 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
     return value
+
+
+def _add_geometry_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "geometry-train",
+        help="fit the face-mesh geometry head on cached training videos and write a checkpoint with it",
+    )
+    parser.add_argument("--data", type=Path, nargs="+", required=True, metavar="CACHE", help="prepared caches")
+    parser.add_argument("--weights", type=Path, default=None, help="the CNN checkpoint (default: the bundled one)")
+    parser.add_argument("--write", type=Path, required=True, metavar="OUT.pt", help="the checkpoint to write")
+    parser.add_argument("--holdout", action="append", default=[], metavar="PREFIX", help="as for `train`")
+    parser.add_argument("--item-split", action="append", default=[], metavar="PREFIX", help="as for `train`")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="as for `train`")
+    parser.add_argument("--dev", type=Path, nargs="+", default=[], metavar="CACHE", help="report dev AUC on these")
+    parser.add_argument("--components", type=int, default=16, help="principal components of the positions")
+    parser.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic unit")
+    parser.add_argument(
+        "--fuse", type=float, default=None, help="weight of the head's log-odds (default: 1 / the CNN's Platt slope)"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.set_defaults(handler=run_geometry_train)
+
+
+def run_geometry_train(args: argparse.Namespace) -> int:
+    """Handler of `geometry-train`."""
+    from detector.training.cache import CacheError
+    from detector.training.data import SplitRule
+    from detector.training.geometry_train import GeometryConfig, train_geometry
+
+    if args.components < 1 or args.l2 < 0 or (args.fuse is not None and args.fuse < 0):
+        raise CacheError("--components must be at least 1, --l2 and --fuse not negative")
+    config = GeometryConfig(
+        caches=tuple(args.data),
+        out=args.write,
+        rule=SplitRule(tuple(args.holdout), tuple(args.item_split), args.val_fraction),
+        weights=args.weights,
+        dev=tuple(args.dev),
+        components=args.components,
+        l2=args.l2,
+        fuse=args.fuse,
+        threads=args.threads,
+    )
+    try:
+        metrics = train_geometry(config)
+    except ValueError as exc:
+        raise CacheError(str(exc)) from exc
+    print(json.dumps(metrics, indent=2))
+    return 0
 
 
 def _add_rerender_train(subparsers: argparse._SubParsersAction) -> None:
