@@ -5,9 +5,9 @@ a face frame (origin at the stable points' centre, unit = eye distance) and summ
 (mouth, eyes, brows, jaw, nose): motion (mean frame-to-frame displacement), jitter (mean second
 difference), their ratio, temporal spread; the mouth opening's spread and lag-1 autocorrelation; the
 mesh presence. A logistic regression is fitted on the training caches' videos and judged on dev by
-family, like `train --dev`. With --scores it also fuses with a frame model's per-frame logits stored by
-`dev_scores.py` (mean logit + w · motion logit, w chosen on the training videos' out-of-fold logits... no:
-w is reported for a grid, so the reader sees the whole curve, and no dev-chosen figure is claimed).
+family, like `train --dev`, and so are small GRUs over the per-frame trajectories (positions, changes
+or both; `--parts`). With --scores (a `dev_scores.py` NAME.npz) the GRU's dev z-scores are also added to
+that frame model's, to show how the two kinds of evidence combine (the weights are scanned, not chosen).
 
     python scripts/training/landmark_probe.py --train cache/z90_192/{dfv_train,hv_train,real_faces} \
         --dev cache/z90_192/dfv_dev cache/z90_192/hv_dev
@@ -137,9 +137,24 @@ def gru_scores(train: list[np.ndarray], ytr: np.ndarray, dev: list[np.ndarray], 
     with torch.no_grad():
         for t in devp:
             starts = range(0, max(1, len(t) - win + 1), win // 2)
-            out, _ = gru(torch.stack([torch.nn.functional.pad(t[s : s + win], (0, 0, 0, win - len(t[s : s + win]))) for s in starts]))
+            out, _ = gru(
+                torch.stack(
+                    [torch.nn.functional.pad(t[s : s + win], (0, 0, 0, win - len(t[s : s + win]))) for s in starts]
+                )
+            )
             scores.append(float(head(out[:, -1]).mean()))
     return np.array(scores)
+
+
+def _frame_positions(train: list[np.ndarray], ytr: np.ndarray, dev: list[np.ndarray], half: int) -> np.ndarray:
+    """No time at all: a logistic unit on 32 principal components of each frame's positions, clip mean."""
+    frames = np.concatenate([t[:, :half] for t in train])
+    mu, sd = frames.mean(0), frames.std(0) + 1e-6
+    basis = np.linalg.svd((frames - mu) / sd, full_matrices=False)[2][:32].T
+    x = ((frames - mu) / sd) @ basis
+    y = np.concatenate([[label] * len(t) for t, label in zip(train, ytr, strict=True)])
+    model = fit(x, y)
+    return np.array([predict(model, ((t[:, :half] - mu) / sd) @ basis).mean() for t in dev])
 
 
 def _frame_logits(path: Path, names: list[str]) -> np.ndarray:
@@ -200,12 +215,19 @@ def main() -> None:
     ttr = load.trajectories  # type: ignore[attr-defined]
     xdv, ydv, fdv, ndv = load(args.dev)
     tdv = load.trajectories  # type: ignore[attr-defined]
-    print(f"train: {int((ytr == 0).sum())} real, {int(ytr.sum())} fake videos; dev: {int((ydv == 0).sum())} real, {int(ydv.sum())} fake")
+    print(
+        f"train: {int((ytr == 0).sum())} real, {int(ytr.sum())} fake videos; "
+        f"dev: {int((ydv == 0).sum())} real, {int(ydv.sum())} fake"
+    )
     model = fit(xtr, ytr, args.l2)
     print("train (fitted on):", report(ytr, predict(model, xtr), ["x"] * len(ytr)))
     motion = predict(model, xdv)
     print("dev, motion alone:", report(ydv, motion, fdv))
     half = ttr[0].shape[1] // 2
+    print(
+        "dev, per-frame logistic on 32 components of the positions:",
+        report(ydv, _frame_positions(ttr, ytr, tdv, half), fdv),
+    )
     parts = {"both": slice(None), "positions": slice(0, half), "changes": slice(half, None)}
     frame_logit = _frame_logits(args.scores, ndv) if args.scores else None
     if frame_logit is not None:
@@ -213,7 +235,10 @@ def main() -> None:
     for part in args.parts:
         cut = parts[part]
         for epochs in args.epochs:
-            runs = [gru_scores([t[:, cut] for t in ttr], ytr, [t[:, cut] for t in tdv], epochs, s) for s in range(args.seeds)]
+            runs = [
+                gru_scores([t[:, cut] for t in ttr], ytr, [t[:, cut] for t in tdv], epochs, s)
+                for s in range(args.seeds)
+            ]
             for s, g in enumerate(runs):
                 print(f"dev, GRU on {part} ({epochs} epochs, seed {s}):", report(ydv, g, fdv))
             mean = np.mean([(g - g.mean()) / g.std() for g in runs], axis=0)
