@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# I7: I5 with the face view at 160 px instead of 128 (the input-size sweep; same 192 px caches).
+# I7: I5 with re-rendered pseudo-fakes: 30 % of the synthetic slots painted through one of the committed
+# autoencoders (whole crop or a landmark region pasted back), the decoder trace of talking-head,
+# lip-sync and swap generators.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-exec scripts/training/v3/run_I5.sh --input-size 160 --out runs/I7_s${SEED:-0} "$@"
+exec scripts/training/v3/run_I5.sh --rerender-share 0.3 --out runs/I7_s${SEED:-0} "$@"
