@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# I7: I5 with re-rendered pseudo-fakes: 30 % of the synthetic slots painted through one of the committed
-# autoencoders (whole crop or a landmark region pasted back), the decoder trace of talking-head,
-# lip-sync and swap generators.
+# I7: I6 with the blend masks placed by the 5 keypoints (--no-mesh-masks): v2's run-C recipe reproduced
+# on the 192 px caches (128 px face view, no mouth view, no re-timing, no harvest).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-exec scripts/training/v3/run_I5.sh --rerender-share 0.3 --out runs/I7_s${SEED:-0} "$@"
+exec scripts/training/v3/run_I6.sh --no-mesh-masks --out runs/I7_s${SEED:-0} "$@"
