@@ -337,12 +337,11 @@ class Analyzer:
                 store.put(p.tracked.track_id, RecurrentState(h[k].clone(), c[k].clone(), prev[k].clone()))
             self.times.lstm += time.thread_time() - started
         self.times.crops += len(judged)
-        fused = [float(v) for v in out]
         if self.model.geometry is not None:
             started = time.thread_time()
-            fused = [z + self._geometry_logit(p) for z, p in zip(fused, judged, strict=True)]
+            out = out + torch.tensor([self._geometry_logit(p) for p in judged], dtype=out.dtype)
             self.times.mesh += time.thread_time() - started
-        return [float(1 / (1 + np.exp(-z))) for z in fused]
+        return [float(v) for v in torch.sigmoid(out)]
 
     def _geometry_logit(self, p: _Pending) -> float:
         """The geometry head's weighted log-odds for a face (0, the CNN alone, where the mesh is missing

@@ -149,3 +149,34 @@ def test_the_mesh_can_be_switched_off(analyzer: Analyzer, clips: Clips) -> None:
 
     assert without.mesh is None and faces and all(f.landmarks is None for f in faces)
     assert any(f.state is ScoreState.ANALYZING for f in faces)
+
+
+def test_a_geometry_head_adds_its_weighted_log_odds_to_every_face_with_a_mesh(
+    analyzer: Analyzer, clips: Clips, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from detector.model.geometry import FEATURES, GeometryHead
+    from detector.model.registry import BUNDLED_WEIGHTS, load_model, with_geometry
+
+    if not BUNDLED_WEIGHTS.is_file():
+        pytest.skip("no bundled weights")
+    # A head that says log-odds 0.5 of every face (its projection reads nothing), weighted 2: the CNN's
+    # log-odds move by exactly 1 wherever the face has a mesh. (The head's reading of the mesh in the
+    # crop is tested in tests/detector/model/test_geometry.py.)
+    head = GeometryHead(np.zeros(FEATURES), np.ones(FEATURES), np.zeros((FEATURES, 2)), np.zeros(2), 0.5, 2.0)
+    with_geometry(None, tmp_path / "geo.pt", head, threshold=0.5)
+    fused = Analyzer(analyzer.config, detector=analyzer.detector, model=load_model(tmp_path / "geo.pt"))
+    plain = Analyzer(analyzer.config, detector=analyzer.detector, model=load_model(None))
+    no_mesh = analyzer.config.model_copy(update={"mesh": MeshConfig(enabled=False)})
+    blind = Analyzer(no_mesh, detector=analyzer.detector, model=load_model(tmp_path / "geo.pt"))
+
+    def raws(a: Analyzer) -> list[float]:
+        return [f.raw for r in analyze_file(a, clips.get("moving_face")) for f in r.faces if f.raw is not None]
+
+    with_head, without, mesh_off = raws(fused), raws(plain), raws(blind)
+    assert with_head and len(with_head) == len(without) == len(mesh_off)
+    logit = np.log(np.array(with_head) / (1 - np.array(with_head)))
+    base = np.log(np.array(without) / (1 - np.array(without)))
+    assert logit - base == pytest.approx(np.ones(len(base)), abs=1e-3)
+    assert mesh_off == pytest.approx(without)  # no mesh: the CNN alone
