@@ -29,7 +29,6 @@ from detector.faces.motion import KeypointFlow
 from detector.faces.quality import assess
 from detector.faces.refresh import redetect
 from detector.faces.tracker import FaceTracker, TrackUpdate
-from detector.model.geometry import to_crop
 from detector.model.network import RecurrentState
 from detector.model.onnx_backend import build_embedder
 from detector.model.registry import LoadedModel, load_model
@@ -349,7 +348,7 @@ class Analyzer:
         head = self.model.geometry
         if head is None or p.landmarks is None or p.landmarks.presence < MIN_PRESENCE:
             return 0.0
-        return head.fuse * head.logit(to_crop(p.landmarks.points, p.aligned.matrix))
+        return head.fuse * head.logit(p.landmarks.transformed(p.aligned.matrix).points)
 
 
 def model_info(config: Config, model: LoadedModel) -> ModelInfo:

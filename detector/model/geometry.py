@@ -47,15 +47,7 @@ def face_frame(points: np.ndarray) -> np.ndarray:
     centre at the origin and the eye distance as unit (the same for any crop size or zoom)."""
     p = np.asarray(points, np.float64)
     centre = p[list(mt.STABLE)].mean(axis=0)
-    right, left = p[list(mt.RIGHT_EYE)].mean(axis=0), p[list(mt.LEFT_EYE)].mean(axis=0)
-    scale = max(float(np.linalg.norm(left - right)), 1e-6)
-    return ((p[list(POINTS)] - centre) / scale).ravel()
-
-
-def to_crop(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Frame-pixel mesh points through the alignment's (2, 3) image → crop matrix."""
-    p = np.asarray(points, np.float64)
-    return p @ np.asarray(matrix, np.float64)[:, :2].T + np.asarray(matrix, np.float64)[:, 2]
+    return ((p[list(POINTS)] - centre) / max(mt.interocular(p), 1e-6)).ravel()
 
 
 @dataclass(frozen=True)

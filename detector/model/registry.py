@@ -81,10 +81,7 @@ def save_checkpoint(
         "recipe": recipe,
         "state_dict": state,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    _write(payload, path)
 
 
 def with_alerting(
@@ -96,10 +93,7 @@ def with_alerting(
         payload["calibration"] = calibration.as_dict()
     if alert is not None:
         payload["alert"] = dict(alert)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(out)
+    _write(payload, out)
 
 
 def with_geometry(weights: Path | None, out: Path, head: GeometryHead, threshold: float) -> None:
@@ -110,10 +104,7 @@ def with_geometry(weights: Path | None, out: Path, head: GeometryHead, threshold
     payload["threshold"] = threshold
     payload.pop("calibration", None)
     payload.pop("alert", None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(out)
+    _write(payload, out)
 
 
 def load_model(weights: Path | None) -> LoadedModel:
@@ -180,6 +171,14 @@ def _with_motion_inputs(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
         return state
     motion = weight.new_zeros(weight.shape[0], CELL_INPUT - weight.shape[1])
     return {**state, "cell.weight_ih": torch.cat([weight[:, :PROJ], motion, weight[:, PROJ:]], dim=1)}
+
+
+def _write(payload: dict[str, Any], path: Path) -> None:
+    """Save a checkpoint atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
 
 
 def _read(path: Path) -> dict[str, Any]:

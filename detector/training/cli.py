@@ -14,6 +14,7 @@ from detector.faces.align import ZOOM
 from detector.model.registry import INPUT_SIZE
 
 if TYPE_CHECKING:
+    from detector.training.data import SplitRule
     from detector.training.train import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -188,21 +189,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the CNN-LSTM on real faces and their self-blended fakes")
     parser.add_argument("--data", type=Path, nargs="+", required=True, metavar="CACHE", help="prepared caches")
     parser.add_argument("--out", type=Path, required=True, help="run folder, e.g. runs/NAME")
-    parser.add_argument(
-        "--holdout",
-        action="append",
-        default=[],
-        metavar="PREFIX",
-        help="groups starting with PREFIX are validation (repeatable)",
-    )
-    parser.add_argument(
-        "--item-split",
-        action="append",
-        default=[],
-        metavar="PREFIX",
-        help="groups starting with PREFIX hold one identity per item: split by item (repeatable)",
-    )
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="hashed fraction of groups/items held out")
+    _add_split_options(parser)
     parser.add_argument("--epochs", type=float, default=5.0, help="stage 1 epochs")
     parser.add_argument("--lstm-epochs", type=int, default=25, help="stage 2 epochs")
     parser.add_argument("--still-clips", type=int, default=1500, help="stage 2 sequences synthesised from stills")
@@ -285,12 +272,36 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_train)
 
 
+def _add_split_options(parser: argparse.ArgumentParser) -> None:
+    """The source-level train/validation split (`SplitRule`), the same for every command that trains."""
+    parser.add_argument(
+        "--holdout",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="groups starting with PREFIX are validation (repeatable)",
+    )
+    parser.add_argument(
+        "--item-split",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="groups starting with PREFIX hold one identity per item: split by item (repeatable)",
+    )
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="hashed fraction of groups/items held out")
+
+
+def _split_rule(args: argparse.Namespace) -> SplitRule:
+    from detector.training.data import SplitRule
+
+    return SplitRule(tuple(args.holdout), tuple(args.item_split), args.val_fraction)
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Handler of `train`."""
     from detector.training.train import train
 
     _check_share("--rerender-share", args.rerender_share)
-    _check_share("--retime-share", args.retime_share)
     if args.rerender_share > 0:
         from detector.training.rerender import load_rerenderers
 
@@ -303,14 +314,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The run `train`'s options describe (every option lands here: a flag left out is silently ignored)."""
-    from detector.training.data import SplitRule
     from detector.training.frames import FakeMix
     from detector.training.train import TrainConfig
 
     return TrainConfig(
         caches=tuple(args.data),
         out=args.out,
-        rule=SplitRule(tuple(args.holdout), tuple(args.item_split), args.val_fraction),
+        rule=_split_rule(args),
         seed=args.seed,
         epochs=args.epochs,
         lstm_epochs=args.lstm_epochs,
@@ -412,9 +422,7 @@ def _add_geometry_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, nargs="+", required=True, metavar="CACHE", help="prepared caches")
     parser.add_argument("--weights", type=Path, default=None, help="the CNN checkpoint (default: the bundled one)")
     parser.add_argument("--write", type=Path, required=True, metavar="OUT.pt", help="the checkpoint to write")
-    parser.add_argument("--holdout", action="append", default=[], metavar="PREFIX", help="as for `train`")
-    parser.add_argument("--item-split", action="append", default=[], metavar="PREFIX", help="as for `train`")
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="as for `train`")
+    _add_split_options(parser)
     parser.add_argument("--dev", type=Path, nargs="+", default=[], metavar="CACHE", help="report dev AUC on these")
     parser.add_argument("--components", type=int, default=16, help="principal components of the positions")
     parser.add_argument("--l2", type=float, default=1e-2, help="L2 penalty of the logistic unit")
@@ -428,7 +436,6 @@ def _add_geometry_train(subparsers: argparse._SubParsersAction) -> None:
 def run_geometry_train(args: argparse.Namespace) -> int:
     """Handler of `geometry-train`."""
     from detector.training.cache import CacheError
-    from detector.training.data import SplitRule
     from detector.training.geometry_train import GeometryConfig, train_geometry
 
     if args.components < 1 or args.l2 < 0 or (args.fuse is not None and args.fuse < 0):
@@ -436,7 +443,7 @@ def run_geometry_train(args: argparse.Namespace) -> int:
     config = GeometryConfig(
         caches=tuple(args.data),
         out=args.write,
-        rule=SplitRule(tuple(args.holdout), tuple(args.item_split), args.val_fraction),
+        rule=_split_rule(args),
         weights=args.weights,
         dev=tuple(args.dev),
         components=args.components,

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from detector.model.network import DeepfakeNet
+from detector.training.cache import CachedFace
 from detector.training.data import FacePool, load_faces, video_runs
 from detector.training.frames import frame_outputs
 from detector.training.metrics import auc
@@ -48,10 +49,16 @@ class DevScores:
 
 def item_mean(pool: FacePool, face_probs: dict[int, float]) -> DevScores:
     """Mean probability per item over the faces that have one."""
+    return rows_mean([pool.faces[i].row for i in face_probs], list(face_probs.values()))
+
+
+def rows_mean(rows: list[CachedFace], probs: list[float]) -> DevScores:
+    """Mean probability per item of the faces `rows` (one probability each), with its label and family."""
     per_item: dict[str, list[float]] = defaultdict(list)
-    for i, p in face_probs.items():
-        per_item[pool.faces[i].row.item].append(p)
-    first = {f.row.item: f.row for f in reversed(pool.faces)}
+    first: dict[str, CachedFace] = {}
+    for row, p in zip(rows, probs, strict=True):
+        per_item[row.item].append(p)
+        first.setdefault(row.item, row)
     items = sorted(per_item)
     return DevScores(
         items=items,

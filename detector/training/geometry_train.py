@@ -27,7 +27,7 @@ from detector.model.registry import load_model, with_geometry
 from detector.training.cache import CachedFace, load_crop, read_index
 from detector.training.cache_mesh import read_meshes, usable
 from detector.training.data import SplitRule
-from detector.training.dev import DevScores
+from detector.training.dev import rows_mean
 from detector.training.frames import frame_outputs
 from detector.training.metrics import auc, threshold_for_fpr
 
@@ -104,22 +104,6 @@ def _cnn_logits(net: torch.nn.Module, faces: list[MeshFace]) -> np.ndarray:
     return frame_outputs(net, crops)[1].astype(np.float64)  # type: ignore[arg-type]
 
 
-def _item_scores(faces: list[MeshFace], logits: np.ndarray) -> DevScores:
-    """Mean fake probability per item (the product's video score, as `train --dev` reports it)."""
-    per_item: dict[str, list[float]] = defaultdict(list)
-    first: dict[str, CachedFace] = {}
-    for face, z in zip(faces, logits, strict=True):
-        per_item[face.row.item].append(float(1 / (1 + np.exp(-z))))
-        first.setdefault(face.row.item, face.row)
-    items = sorted(per_item)
-    return DevScores(
-        items=items,
-        labels=np.array([first[i].label for i in items], np.float64),
-        scores=np.array([np.mean(per_item[i]) for i in items]),
-        families=[first[i].family or ("real" if first[i].label == 0 else "unknown") for i in items],
-    )
-
-
 def train_geometry(config: GeometryConfig) -> dict[str, Any]:
     """Fit, measure (held-out frames, optionally dev) and write the fused checkpoint; returns the figures."""
     torch.set_num_threads(config.threads)
@@ -128,12 +112,13 @@ def train_geometry(config: GeometryConfig) -> dict[str, Any]:
     roles = mesh_faces(list(config.caches), config.rule)
     train, val = roles.get("train", []), roles.get("val", [])
     labels = np.array([f.row.label for f in train], np.float64)
+    features = np.stack([f.features for f in train])
     logger.info("geometry head: %d training frames (%d fake), %d held-out", len(train), int(labels.sum()), len(val))
-    head = fit_head(np.stack([f.features for f in train]), labels, config.components, config.l2, fuse)
+    head = fit_head(features, labels, config.components, config.l2, fuse)
     metrics: dict[str, Any] = {
         "train_frames": len(train),
         "train_items": len({f.row.item for f in train}),
-        "train_frame_auc": auc(labels, head.logits(np.stack([f.features for f in train]))),
+        "train_frame_auc": auc(labels, head.logits(features)),
     }
     threshold = model.threshold
     if val:
@@ -177,6 +162,6 @@ def dev_report(net: torch.nn.Module, head: GeometryHead, dev: list[Path]) -> dic
     geo = head.fuse * head.logits(np.stack([f.features for f in faces]))
     out = {}
     for name, logits in (("dev_cnn", cnn), ("dev_geometry", geo), ("dev_fused", cnn + geo)):
-        out[name] = _item_scores(faces, logits).report()
+        out[name] = rows_mean([f.row for f in faces], (1 / (1 + np.exp(-logits))).tolist()).report()
         logger.info("%s: %s", name, out[name])
     return out

@@ -12,8 +12,9 @@ import pytest
 from detector.faces.align import align_face
 from detector.faces.mesh import FaceMesh
 from detector.model.errors import ModelLoadError
-from detector.model.geometry import FEATURES, POINTS, GeometryError, GeometryHead, face_frame, to_crop
+from detector.model.geometry import FEATURES, POINTS, GeometryError, GeometryHead, face_frame
 from detector.model.registry import BUNDLED_WEIGHTS, load_model, with_geometry
+from detector.types import MeshLandmarks
 from tests.helpers.media import MissingMedia, package_file
 
 
@@ -58,7 +59,7 @@ def test_face_frame_ignores_position_and_size(photo_mesh) -> None:
 def test_frame_points_map_into_the_aligned_crop_as_the_crop_s_own_mesh_would_place_them(photo_mesh) -> None:
     image, points, keypoints = photo_mesh
     aligned = align_face(image, keypoints, 192, 0.9)
-    mapped = to_crop(points, aligned.matrix)
+    mapped = MeshLandmarks(points, 1.0).transformed(aligned.matrix).points
     # The mesh found on the crop itself agrees with the frame's mesh carried into the crop.
     on_crop = FaceMesh().run(aligned.crop, aligned.keypoints)
     assert on_crop is not None
@@ -66,7 +67,8 @@ def test_frame_points_map_into_the_aligned_crop_as_the_crop_s_own_mesh_would_pla
     assert np.median(np.linalg.norm(on_crop.points - mapped, axis=1)) < 0.05 * eye
     # The same face aligned at another size gives the same face-frame features.
     small = align_face(image, keypoints, 128, 0.9)
-    assert np.allclose(face_frame(to_crop(points, small.matrix)), face_frame(mapped), atol=1e-6)
+    resized = MeshLandmarks(points, 1.0).transformed(small.matrix).points
+    assert np.allclose(face_frame(resized), face_frame(mapped), atol=1e-6)
 
 
 def test_head_round_trips_and_rejects_a_head_for_other_points(photo_mesh) -> None:
